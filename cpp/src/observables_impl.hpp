@@ -1,0 +1,73 @@
+// Measurement helpers shared by the update algorithms (private to the core).
+//
+// Sums are taken per row into fixed slots and then added in row order, so the
+// floating-point result does not depend on how rows were spread over threads.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "neurophase/engine.hpp"
+#include "neurophase/lattice.hpp"
+
+namespace neurophase {
+
+struct MeasureScratch {
+    std::vector<int64_t> magnetisation, bonds, staggered;
+    std::vector<double> field;
+    explicit MeasureScratch(const Geometry& g)
+        : magnetisation(static_cast<std::size_t>(g.n_rows())),
+          bonds(static_cast<std::size_t>(g.n_rows())),
+          staggered(static_cast<std::size_t>(g.n_rows())),
+          field(static_cast<std::size_t>(g.n_rows())) {}
+};
+
+// Fills the scratch slots of one row.
+void measure_row(const Geometry& g, const int8_t* spins, const double* field_site,
+                 int64_t row, MeasureScratch& scratch);
+
+// Adds the slots in row order.
+Measurement combine(const Geometry& g, const MeasureScratch& scratch);
+
+// Measures into scratch with an orphaned `omp for` (runs serially outside a
+// parallel region), then, in one thread, writes the records of sweep t of the run
+// and the snapshot if one is due. Every thread of a team must call it.
+inline void record_sweep(const Geometry& g, const int8_t* spins, const RunSpec& spec,
+                         int64_t t, double field_uniform, MeasureScratch& scratch,
+                         int64_t& next_snapshot) {
+    const bool want = spec.magnetisation || spec.energy || spec.staggered;
+    const int64_t n_rows = g.n_rows();
+    if (want) {
+#pragma omp for schedule(static)
+        for (int64_t row = 0; row < n_rows; ++row)
+            measure_row(g, spins, spec.field_site, row, scratch);
+    }
+#pragma omp single
+    {
+        if (want) {
+            const Measurement m = combine(g, scratch);
+            const double n = static_cast<double>(g.n_sites);
+            if (spec.magnetisation) spec.magnetisation[t] = m.magnetisation_sum / n;
+            if (spec.staggered) spec.staggered[t] = m.staggered_sum / n;
+            if (spec.energy)
+                spec.energy[t] = energy_per_spin(g, m, spec.coupling, field_uniform);
+        }
+        if (next_snapshot < spec.n_snapshots &&
+            spec.snapshot_sweeps[next_snapshot] == t) {
+            std::memcpy(spec.snapshot_out + next_snapshot * g.n_sites, spins,
+                        static_cast<std::size_t>(g.n_sites));
+            ++next_snapshot;
+        }
+    }
+}
+
+RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec);
+RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec);
+RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec);
+
+// Neighbours of a site on a hypercubic lattice (2d entries, -1 where an open
+// boundary has none; both bonds of a periodic side of 2 are listed).
+int neighbours(const Geometry& g, int64_t site, int64_t* out);
+
+}  // namespace neurophase

@@ -1,0 +1,41 @@
+"""neurophase: a neurone's activation function as the mean-field magnetisation of
+an Ising lattice of membrane ion channels, with a fast C++ lattice engine.
+
+The public API lives here; the compiled ``_core`` is private.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Threads that wait at a barrier sleep instead of spinning, so a sweep does not
+# burn a core that another process (or the other colour's work) needs. Set before
+# the OpenMP runtime loads; a value chosen by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ._info import __version__, build_info  # noqa: E402
+from .lattice import Lattice  # noqa: E402
+from .simulation import (  # noqa: E402
+    ALGORITHMS,
+    MetropolisHighTemperatureWarning,
+    NeurophaseWarning,
+    Run,
+    Simulation,
+    simulate,
+)
+from .statistics import Estimate, Summary, summarise  # noqa: E402
+
+__all__ = [
+    "ALGORITHMS",
+    "Estimate",
+    "Lattice",
+    "MetropolisHighTemperatureWarning",
+    "NeurophaseWarning",
+    "Run",
+    "Simulation",
+    "Summary",
+    "__version__",
+    "build_info",
+    "simulate",
+    "summarise",
+]

@@ -1,0 +1,65 @@
+# Type stub of the private compiled core; kept in step with cpp/bindings/.
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def build_info() -> dict[str, Any]: ...
+def philox4x32(
+    counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
+) -> list[int]: ...
+def philox_stream(
+    seed: int,
+    purpose: int,
+    substream: int,
+    sweep: int,
+    first_block: int,
+    n_blocks: int,
+    vectorised: bool = True,
+) -> npt.NDArray[np.uint32]: ...
+def run(
+    shape: list[int] | tuple[int, ...],
+    periodic: bool,
+    complete: bool,
+    spins: npt.NDArray[np.int8],
+    algorithm: str,
+    seed: int,
+    first_sweep: int,
+    coupling: float,
+    temperature: npt.NDArray[np.float64],
+    field_uniform: npt.NDArray[np.float64],
+    field_site: npt.NDArray[np.float64] | None,
+    threads: int,
+    record: bool,
+    snapshot_sweeps: npt.NDArray[np.int64],
+) -> tuple[
+    dict[str, int],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int8],
+]: ...
+def measure(
+    shape: list[int] | tuple[int, ...],
+    periodic: bool,
+    complete: bool,
+    spins: npt.NDArray[np.int8],
+    field_site: npt.NDArray[np.float64] | None,
+    coupling: float,
+    field: float,
+    threads: int,
+) -> dict[str, Any]: ...
+def hot_start(
+    shape: list[int] | tuple[int, ...],
+    periodic: bool,
+    complete: bool,
+    spins: npt.NDArray[np.int8],
+    seed: int,
+    threads: int,
+) -> None: ...
+def effective_threads(
+    shape: list[int] | tuple[int, ...], periodic: bool, complete: bool, requested: int
+) -> int: ...
+def coordination(
+    shape: list[int] | tuple[int, ...], periodic: bool, complete: bool
+) -> int: ...

@@ -1,0 +1,63 @@
+"""Argument checks shared by the public API: each error names the parameter."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+SEED_MAX = 2**64 - 1
+
+
+def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int >= ``minimum`` or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def finite_float(name: str, value: Any, *, positive: bool = False) -> float:
+    """Return ``value`` as a finite float (and > 0 if ``positive``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or (positive and v <= 0.0):
+        allowed = "finite and > 0" if positive else "finite"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return v
+
+
+def seed(value: Any) -> int:
+    """Return a seed in [0, 2**64 - 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"seed must be an integer in [0, 2**64 - 1], got {value!r}")
+    if not 0 <= value <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, 2**64 - 1], got {value}")
+    return int(value)
+
+
+def threads(value: Any) -> int:
+    """Return the thread count; ``None`` means every core this process may use."""
+    if value is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    return positive_int("threads", value)
+
+
+def float_array(name: str, value: Any) -> npt.NDArray[np.float64]:
+    """Return a C-contiguous float64 copy of ``value``; every entry finite."""
+    try:
+        arr = np.array(value, dtype=np.float64, order="C")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers") from exc
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite everywhere")
+    return arr

@@ -1,0 +1,570 @@
+"""Monte Carlo simulation of the membrane lattice (Ising model) on the C++ engine.
+
+Conventions (k_B = 1): ``H = -J sum_<ij> s_i s_j - sum_i h_i s_i`` with spins
+``s_i = +1`` (open channel) or ``-1`` (closed); each bond counts once (both bonds
+of a periodic side of 2 count). On the complete graph the pair coupling is
+``J / N``. Magnetisation and energy are per spin; the energy includes the field
+term.
+
+Sweeps
+------
+* ``"metropolis"`` and ``"heat-bath"``: one sweep proposes one update of every
+  site (checkerboard order, then the seam of odd periodic sides; the complete
+  graph in index order).
+* ``"wolff"``: one sweep builds single clusters until their sizes add up to at
+  least N. With a field a cluster bonded to the ghost spin is built and counted
+  but not flipped; at ``h = 0`` the sweep flips at least N spins in total.
+* ``"swendsen-wang"``: one sweep decomposes the whole lattice into clusters and
+  flips each free cluster with probability 1/2.
+
+Random numbers come from Philox4x32-10 keyed by (seed, sweep, site), so results
+do not depend on the thread count, and a run continued from a saved state equals
+an uninterrupted run bitwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core, _validate
+from .lattice import Lattice
+from .statistics import Summary, summarise
+
+logger = logging.getLogger(__name__)
+
+Algorithm = Literal["metropolis", "heat-bath", "wolff", "swendsen-wang"]
+ALGORITHMS: tuple[str, ...] = ("metropolis", "heat-bath", "wolff", "swendsen-wang")
+Start = Literal["hot", "cold"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class NeurophaseWarning(UserWarning):
+    """Base class of the warnings neurophase emits."""
+
+
+class MetropolisHighTemperatureWarning(NeurophaseWarning):
+    """Metropolis at a temperature where almost every proposal is accepted.
+
+    With a fixed sweep order and acceptance close to 1, every spin flips in every
+    sweep: the magnetisation alternates in sign and decorrelates only over about
+    ``1 / (1 - acceptance)`` sweeps, so averages such as ``<m^2>`` are wrong for any
+    practical run length. Heat-bath updates have no such limit.
+    """
+
+
+# Metropolis accepts every move with probability at least exp(-beta * dE_max); above
+# this bound a sweep flips (nearly) every spin, the limit the warning describes.
+_METROPOLIS_ACCEPTANCE_LIMIT = 0.9
+
+
+@dataclass
+class Run:
+    """Per-sweep records of one call of :meth:`Simulation.run`.
+
+    Attributes
+    ----------
+    magnetisation, energy : ndarray, shape (sweeps,)
+        Signed magnetisation per spin and energy per spin (field term included)
+        after each sweep.
+    staggered_magnetisation : ndarray or None
+        ``(1/N) sum_i (-1)^(x_1+...+x_d) s_i`` after each sweep (the order
+        parameter for ``J < 0``); None on the complete graph.
+    temperature, field : ndarray, shape (sweeps,)
+        Temperature and uniform field of each sweep (the per-site field, if any,
+        is in ``site_field``).
+    snapshots : ndarray, shape (k, *lattice.shape), int8
+        Spins after the sweeps listed in ``snapshot_sweeps`` (indices into this run).
+    """
+
+    lattice: Lattice
+    algorithm: str
+    coupling: float
+    seed: int
+    first_sweep: int
+    magnetisation: npt.NDArray[np.float64]
+    energy: npt.NDArray[np.float64]
+    staggered_magnetisation: npt.NDArray[np.float64] | None
+    temperature: npt.NDArray[np.float64]
+    field: npt.NDArray[np.float64]
+    site_field: npt.NDArray[np.float64] | None
+    snapshot_sweeps: npt.NDArray[np.int64]
+    snapshots: npt.NDArray[np.int8]
+    attempts: int
+    flips: int
+    clusters: int
+    threads_used: int
+    wall_time: float
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sweeps(self) -> int:
+        """Number of recorded sweeps."""
+        return int(self.temperature.size)
+
+    @property
+    def acceptance(self) -> float:
+        """Fraction of single-spin attempts that changed the spin (local updates)."""
+        return self.flips / self.attempts if self.attempts else math.nan
+
+    def summary(self, discard: int = 0) -> Summary:
+        """Means with autocorrelation-aware errors, Binder cumulant, susceptibilities.
+
+        Parameters
+        ----------
+        discard : int
+            Leading sweeps to drop (extra thermalisation).
+
+        Raises
+        ------
+        ValueError
+            If the temperature or uniform field changes during the run (a schedule
+            has no single equilibrium to summarise), or fewer than 2 sweeps remain.
+        """
+        discard = _validate.positive_int("discard", discard, minimum=0)
+        if discard > self.sweeps - 2:
+            raise ValueError(
+                f"discard must leave at least 2 sweeps, got {discard} of {self.sweeps}"
+            )
+        T = self.temperature[discard:]
+        h = self.field[discard:]
+        if np.any(T != T[0]) or np.any(h != h[0]):
+            raise ValueError(
+                "summary needs constant temperature and field; this run follows a "
+                "schedule (use the per-sweep arrays instead)"
+            )
+        stag = (
+            None
+            if self.staggered_magnetisation is None
+            else self.staggered_magnetisation[discard:]
+        )
+        return summarise(
+            self.magnetisation[discard:],
+            self.energy[discard:],
+            temperature=float(T[0]),
+            n_sites=self.lattice.n_sites,
+            staggered_magnetisation=stag,
+        )
+
+
+class Simulation:
+    """A membrane lattice with its spins, seed and sweep counter.
+
+    Parameters
+    ----------
+    lattice : Lattice
+        The geometry.
+    coupling : float
+        J, any finite value (J > 0 cooperative gating, J < 0 antiferromagnetic).
+    field : float or array_like
+        Static field h: one value, or one per site (an array of ``lattice.shape``).
+        A per-sweep uniform part can be added with ``run(field_schedule=...)``.
+    algorithm : {"metropolis", "heat-bath", "wolff", "swendsen-wang"}
+        Update algorithm (cluster algorithms need a hypercubic lattice).
+    seed : int
+        Seed in [0, 2**64 - 1]; with the sweep counter it fixes every random number.
+    start : {"hot", "cold"} or array_like
+        Random spins, all +1, or the given +-1 spins of ``lattice.shape``.
+    threads : int or None
+        Upper bound on OpenMP threads (None: all usable cores). Lattices under
+        65536 sites per thread use fewer threads; results never depend on it.
+    """
+
+    def __init__(
+        self,
+        lattice: Lattice,
+        *,
+        coupling: float = 1.0,
+        field: float | npt.ArrayLike = 0.0,
+        algorithm: Algorithm = "metropolis",
+        seed: int = 0,
+        start: Start | npt.ArrayLike = "hot",
+        threads: int | None = None,
+    ) -> None:
+        if not isinstance(lattice, Lattice):
+            raise TypeError(f"lattice must be a neurophase.Lattice, got {lattice!r}")
+        self.lattice = lattice
+        self.coupling = _validate.finite_float("coupling", coupling)
+        self.field, self.site_field = _split_field(lattice, field)
+        self.algorithm = _check_algorithm(lattice, algorithm)
+        self.seed = _validate.seed(seed)
+        self.threads = _validate.threads(threads)
+        self.sweeps_done = 0
+        self._spins = np.empty(lattice.n_sites, dtype=np.int8)
+        self._set_start(start)
+
+    # Spins --------------------------------------------------------------------
+
+    def _set_start(self, start: Any) -> None:
+        if isinstance(start, str):
+            if start == "hot":
+                _core.hot_start(*self.lattice._core_args(), self._spins, self.seed, 1)
+            elif start == "cold":
+                self._spins.fill(1)
+            else:
+                raise ValueError(
+                    f"start must be 'hot', 'cold' or an array of +-1, got {start!r}"
+                )
+        else:
+            self.spins = start
+
+    @property
+    def spins(self) -> npt.NDArray[np.int8]:
+        """A copy of the spins, int8 of ``lattice.shape`` with values +1 or -1."""
+        return self._spins.reshape(self.lattice.shape).copy()
+
+    @spins.setter
+    def spins(self, value: npt.ArrayLike) -> None:
+        arr = np.asarray(value)
+        if arr.shape != self.lattice.shape:
+            raise ValueError(
+                f"spins must have the lattice's shape {self.lattice.shape}, "
+                f"got {arr.shape}"
+            )
+        if not np.all((arr == 1) | (arr == -1)):
+            raise ValueError("spins must be +1 or -1 everywhere")
+        self._spins[:] = arr.reshape(-1).astype(np.int8)
+
+    # Running ------------------------------------------------------------------
+
+    def run(
+        self,
+        sweeps: int,
+        *,
+        temperature: float | npt.ArrayLike,
+        field_schedule: npt.ArrayLike | None = None,
+        record: bool = True,
+        snapshots: Sequence[int] | None = None,
+    ) -> Run:
+        """Run ``sweeps`` sweeps and return their per-sweep records.
+
+        Parameters
+        ----------
+        sweeps : int
+            Number of sweeps, >= 0.
+        temperature : float or array_like
+            T > 0 (finite): one value, or one per sweep (shape ``(sweeps,)``) for a
+            schedule such as a quench and reheating.
+        field_schedule : array_like, optional
+            A uniform field per sweep (shape ``(sweeps,)``) added to the static
+            field of the simulation.
+        record : bool
+            Measure magnetisation and energy after every sweep (costs one extra
+            pass over the lattice per sweep).
+        snapshots : sequence of int, optional
+            Sweeps of this run (0-based, increasing) after which to copy the spins.
+        """
+        sweeps = _validate.positive_int("sweeps", sweeps, minimum=0)
+        T = _per_sweep("temperature", temperature, sweeps)
+        if np.any(T <= 0.0):
+            bad = T[T <= 0.0][0]
+            raise ValueError(f"temperature must be finite and > 0, got {bad}")
+        h = np.full(sweeps, self.field)
+        if field_schedule is not None:
+            sched = _validate.float_array("field_schedule", field_schedule)
+            if sched.shape != (sweeps,):
+                raise ValueError(
+                    f"field_schedule must have shape ({sweeps},) (one value per "
+                    f"sweep), got {sched.shape}"
+                )
+            h = h + sched
+        snap = np.asarray([] if snapshots is None else snapshots)
+        if snap.size and not np.issubdtype(snap.dtype, np.integer):
+            raise TypeError("snapshots must be a sequence of integer sweep indices")
+        snap = snap.astype(np.int64).reshape(-1)
+        if snap.size and (
+            np.any(snap < 0) or np.any(snap >= sweeps) or np.any(np.diff(snap) <= 0)
+        ):
+            raise ValueError(
+                f"snapshots must be increasing sweep indices in [0, {sweeps - 1}]"
+            )
+        self._warn_metropolis_limit(T, h)
+
+        start = time.perf_counter()
+        stats, m, e, stag, snaps = _core.run(
+            *self.lattice._core_args(),
+            self._spins,
+            self.algorithm,
+            self.seed,
+            self.sweeps_done,
+            self.coupling,
+            T,
+            h,
+            self.site_field,
+            self.threads,
+            record,
+            snap,
+        )
+        wall = time.perf_counter() - start
+        first = self.sweeps_done
+        self.sweeps_done += sweeps
+        logger.debug(
+            "%d %s sweeps on %s in %.3g s (%d threads)",
+            sweeps,
+            self.algorithm,
+            self.lattice.describe(),
+            wall,
+            stats["threads_used"],
+        )
+        return Run(
+            lattice=self.lattice,
+            algorithm=self.algorithm,
+            coupling=self.coupling,
+            seed=self.seed,
+            first_sweep=first,
+            magnetisation=m,
+            energy=e,
+            staggered_magnetisation=None if self.lattice.is_complete else stag,
+            temperature=T,
+            field=h,
+            site_field=None
+            if self.site_field is None
+            else self.site_field.reshape(self.lattice.shape),
+            snapshot_sweeps=snap,
+            snapshots=snaps.reshape((snap.size, *self.lattice.shape)),
+            attempts=int(stats["attempts"]),
+            flips=int(stats["flips"]),
+            clusters=int(stats["clusters"]),
+            threads_used=int(stats["threads_used"]),
+            wall_time=wall,
+        )
+
+    def _warn_metropolis_limit(
+        self, T: npt.NDArray[np.float64], h: npt.NDArray[np.float64]
+    ) -> None:
+        if self.algorithm != "metropolis" or T.size == 0:
+            return
+        h_max = np.abs(h)
+        if self.site_field is not None:
+            h_max = h_max + float(np.max(np.abs(self.site_field)))
+        z = self.lattice.coordination
+        J = abs(self.coupling) * (1.0 / self.lattice.n_sites if self.lattice.is_complete else 1.0)
+        delta_e_max = 2.0 * (z * J + h_max)
+        min_acceptance = np.exp(-delta_e_max / T)
+        if np.any(min_acceptance > _METROPOLIS_ACCEPTANCE_LIMIT):
+            worst = float(np.max(min_acceptance))
+            warnings.warn(
+                f"Metropolis at T = {float(np.max(T)):.4g}: every proposal is accepted "
+                f"with probability >= {worst:.6f}, so each sweep flips nearly every "
+                "spin and the magnetisation oscillates instead of decorrelating; "
+                "use algorithm='heat-bath' at such temperatures",
+                MetropolisHighTemperatureWarning,
+                stacklevel=3,
+            )
+
+    def measure(self) -> dict[str, float]:
+        """Magnetisation, energy and staggered magnetisation of the current spins.
+
+        Energy per spin uses the static field of the simulation (no schedule).
+        """
+        d = _core.measure(
+            *self.lattice._core_args(),
+            self._spins,
+            self.site_field,
+            self.coupling,
+            self.field,
+            1,
+        )
+        n = self.lattice.n_sites
+        return {
+            "magnetisation": d["magnetisation_sum"] / n,
+            "energy": d["energy"],
+            "staggered_magnetisation": d["staggered_sum"] / n,
+        }
+
+    # State --------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """The full state: spins, seed, sweep counter and parameters.
+
+        The generator has no hidden position: it is keyed by (seed, sweep, site),
+        so the sweep counter is its position.
+        """
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "shape": self.lattice.shape,
+            "boundary": self.lattice.boundary,
+            "kind": self.lattice.kind,
+            "coupling": self.coupling,
+            "field": self.field,
+            "site_field": None if self.site_field is None else self.site_field.copy(),
+            "algorithm": self.algorithm,
+            "seed": self.seed,
+            "threads": self.threads,
+            "sweeps_done": self.sweeps_done,
+            "spins": self._spins.copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Simulation:
+        """Rebuild a simulation from :meth:`state` (or a loaded checkpoint)."""
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"state format must be {CHECKPOINT_FORMAT}, got {state.get('format')!r}"
+            )
+        lattice = Lattice(tuple(state["shape"]), state["boundary"], state["kind"])
+        site_field = state["site_field"]
+        field = (
+            state["field"]
+            if site_field is None
+            else np.asarray(site_field).reshape(lattice.shape) + state["field"]
+        )
+        sim = cls(
+            lattice,
+            coupling=state["coupling"],
+            field=field,
+            algorithm=state["algorithm"],
+            seed=int(state["seed"]),
+            start=np.asarray(state["spins"]).reshape(lattice.shape),
+            threads=int(state["threads"]),
+        )
+        sim.sweeps_done = _validate.positive_int(
+            "sweeps_done", int(state["sweeps_done"]), minimum=0
+        )
+        return sim
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.state()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(Simulation.from_state(state).__dict__)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the full state to ``path`` atomically (temporary file, then rename).
+
+        A run interrupted while saving leaves the previous checkpoint intact.
+        """
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=target.name + ".")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(self.state(), f, protocol=pickle.HIGHEST_PROTOCOL)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Simulation:
+        """Read a state written by :meth:`save`.
+
+        Only load files you trust: the format is a pickle of plain data.
+        """
+        try:
+            with open(path, "rb") as f:
+                state = pickle.load(f)
+        except (pickle.UnpicklingError, EOFError) as exc:
+            raise ValueError(f"{path} is not a neurophase checkpoint ({exc})") from exc
+        if not isinstance(state, dict):
+            raise ValueError(f"{path} is not a neurophase checkpoint")
+        return cls.from_state(state)
+
+
+def simulate(
+    lattice: Lattice,
+    *,
+    temperature: float | npt.ArrayLike,
+    field: float | npt.ArrayLike = 0.0,
+    coupling: float = 1.0,
+    sweeps: int = 1000,
+    burn_in: int = 0,
+    algorithm: Algorithm = "metropolis",
+    seed: int = 0,
+    threads: int | None = None,
+    start: Start | npt.ArrayLike = "hot",
+    field_schedule: npt.ArrayLike | None = None,
+    snapshots: Sequence[int] | None = None,
+) -> Run:
+    """Equilibrate for ``burn_in`` sweeps, then record ``sweeps`` sweeps.
+
+    Burn-in sweeps use the first temperature and field of the schedule. See
+    :class:`Simulation` and :meth:`Simulation.run` for the parameters.
+
+    Examples
+    --------
+    >>> lat = Lattice.square(32)
+    >>> run = simulate(lat, temperature=2.0, sweeps=2000, burn_in=500, seed=1)
+    >>> run.summary().abs_magnetisation  # doctest: +SKIP
+    """
+    sim = Simulation(
+        lattice,
+        coupling=coupling,
+        field=field,
+        algorithm=algorithm,
+        seed=seed,
+        start=start,
+        threads=threads,
+    )
+    burn_in = _validate.positive_int("burn_in", burn_in, minimum=0)
+    sweeps = _validate.positive_int("sweeps", sweeps, minimum=0)
+    T = _per_sweep("temperature", temperature, sweeps)
+    sched = None
+    if field_schedule is not None:
+        sched = _validate.float_array("field_schedule", field_schedule)
+        if sched.shape != (sweeps,):
+            raise ValueError(
+                f"field_schedule must have shape ({sweeps},), got {sched.shape}"
+            )
+    if burn_in:
+        T0 = float(T[0]) if T.size else float(np.asarray(temperature).reshape(-1)[0])
+        h0 = None if sched is None or sched.size == 0 else np.full(burn_in, sched[0])
+        sim.run(burn_in, temperature=T0, field_schedule=h0, record=False)
+    return sim.run(
+        sweeps, temperature=T, field_schedule=sched, snapshots=snapshots
+    )
+
+
+def _per_sweep(name: str, value: Any, sweeps: int) -> npt.NDArray[np.float64]:
+    arr = _validate.float_array(name, value)
+    if arr.ndim == 0:
+        if not arr > 0.0:
+            raise ValueError(f"{name} must be finite and > 0, got {float(arr)}")
+        return np.full(sweeps, float(arr))
+    if arr.shape != (sweeps,):
+        raise ValueError(
+            f"{name} must be a number or have shape ({sweeps},) (one value per "
+            f"sweep), got shape {arr.shape}"
+        )
+    return arr
+
+
+def _split_field(
+    lattice: Lattice, field: Any
+) -> tuple[float, npt.NDArray[np.float64] | None]:
+    arr = _validate.float_array("field", field)
+    if arr.ndim == 0:
+        return float(arr), None
+    if arr.shape != lattice.shape:
+        raise ValueError(
+            f"field must be a number or an array of the lattice's shape "
+            f"{lattice.shape}, got shape {arr.shape}"
+        )
+    return 0.0, np.ascontiguousarray(arr.reshape(-1))
+
+
+def _check_algorithm(lattice: Lattice, algorithm: Any) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if lattice.is_complete and algorithm in ("wolff", "swendsen-wang"):
+        # Limitation: cluster updates on the complete graph (N^2 bonds) are not
+        # implemented; single-spin updates cost O(N) per sweep there.
+        raise ValueError(
+            f"algorithm {algorithm!r} needs a hypercubic lattice; use 'metropolis' "
+            "or 'heat-bath' on the complete graph"
+        )
+    return str(algorithm)
