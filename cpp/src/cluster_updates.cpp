@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "neighbours.hpp"
 #include "neurophase/engine.hpp"
 #include "neurophase/rng.hpp"
 #include "observables_impl.hpp"
@@ -26,26 +27,87 @@ inline uint64_t ghost_threshold(double beta, double h) {
 
 }  // namespace
 
-// One Wolff "sweep" builds clusters until their sizes add up to at least N. With a
-// field, a cluster bonded to the ghost is built (and counted) but not flipped, so the
-// sweep ends even when the field freezes almost every cluster.
-RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+namespace {
+
+// Grows one Wolff cluster from `start` and flips it unless it is bonded to the
+// ghost spin; returns the cluster size and sets `frozen`.
+//
+// Ferromagnetic couplings (Ferro = true) use the classic shortcut: a site is
+// flipped as it joins, so "same sign as the seed" means "satisfied and not yet in
+// the cluster", and no membership array is read. Antiferromagnetic couplings need
+// the membership array, since members then differ in sign. Both visit neighbours
+// and draw random numbers in the same order.
+template <int D, bool Ferro>
+int64_t grow_cluster(const NeighbourFinder& neighbours, int8_t* spins,
+                     std::vector<uint8_t>& in_cluster, std::vector<int64_t>& cluster,
+                     int64_t start, Xoshiro256& rng, uint64_t bond, bool has_field,
+                     const RunSpec& spec, double beta, double h, uint64_t ghost_uniform,
+                     bool& frozen) {
+    int64_t nbr[2 * D];
+    cluster.clear();
+    cluster.push_back(start);
+    const int8_t seed_spin = spins[start];
+    if constexpr (Ferro)
+        spins[start] = static_cast<int8_t>(-seed_spin);
+    else
+        in_cluster[start] = 1;
+    frozen = false;
+    for (std::size_t head = 0; head < cluster.size(); ++head) {
+        const int64_t a = cluster[head];
+        const int sa = Ferro ? seed_spin : spins[a];
+        if (has_field && !frozen) {
+            const double ha = field_at(spec, h, a);
+            if (sa * ha > 0.0) {
+                const uint64_t thr =
+                    spec.field_site ? ghost_threshold(beta, ha) : ghost_uniform;
+                frozen = rng.next32() < thr;
+            }
+        }
+        neighbours.fixed<D>(a, nbr);
+        for (int k = 0; k < 2 * D; ++k) {
+            const int64_t b = nbr[k];
+            if (b < 0) continue;
+            if constexpr (Ferro) {
+                if (spins[b] == seed_spin && rng.next32() < bond) {
+                    spins[b] = static_cast<int8_t>(-seed_spin);
+                    cluster.push_back(b);
+                }
+            } else {
+                if (!in_cluster[b] && sa * spins[b] < 0 && rng.next32() < bond) {
+                    in_cluster[b] = 1;
+                    cluster.push_back(b);
+                }
+            }
+        }
+    }
+    for (const int64_t a : cluster) {
+        if constexpr (Ferro) {
+            if (frozen) spins[a] = seed_spin;  // undo: the ghost holds the cluster
+        } else {
+            in_cluster[a] = 0;
+            if (!frozen) spins[a] = static_cast<int8_t>(-spins[a]);
+        }
+    }
+    return static_cast<int64_t>(cluster.size());
+}
+
+template <int D, bool Ferro>
+RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;
     const int64_t n = g.n_sites;
-    std::vector<uint8_t> in_cluster(static_cast<std::size_t>(n), 0);
+    std::vector<uint8_t> in_cluster(Ferro ? 0 : static_cast<std::size_t>(n), 0);
     std::vector<int64_t> cluster;
     cluster.reserve(1024);
     MeasureScratch scratch(g);
     int64_t next_snapshot = 0;
-    int64_t nbr[10];
+    const NeighbourFinder neighbours(g);
 
     for (int64_t t = 0; t < spec.n_sweeps; ++t) {
         const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
         const double beta = 1.0 / spec.temperature[t];
         const double h = spec.field_uniform[t];
-        const double coupling = spec.coupling;
         const uint64_t bond =
-            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(coupling)));
+            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(spec.coupling)));
         const uint64_t ghost_uniform = ghost_threshold(beta, h);
         const bool has_field = h != 0.0 || spec.field_site != nullptr;
         Xoshiro256 rng(StreamKey(spec.seed, Purpose::cluster_seed, 0, sweep));
@@ -56,36 +118,10 @@ RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
                 static_cast<int64_t>((static_cast<unsigned __int128>(rng.next()) *
                                       static_cast<uint64_t>(n)) >>
                                      64);
-            cluster.clear();
-            cluster.push_back(start);
-            in_cluster[start] = 1;
             bool frozen = false;
-            for (std::size_t head = 0; head < cluster.size(); ++head) {
-                const int64_t a = cluster[head];
-                const int sa = spins[a];
-                if (has_field && !frozen) {
-                    const double ha = field_at(spec, h, a);
-                    if (sa * ha > 0.0) {
-                        const uint64_t thr =
-                            spec.field_site ? ghost_threshold(beta, ha) : ghost_uniform;
-                        frozen = rng.next32() < thr;
-                    }
-                }
-                const int count = neighbours(g, a, nbr);
-                for (int k = 0; k < count; ++k) {
-                    const int64_t b = nbr[k];
-                    if (b < 0 || in_cluster[b]) continue;
-                    if (coupling * sa * spins[b] > 0.0 && rng.next32() < bond) {
-                        in_cluster[b] = 1;
-                        cluster.push_back(b);
-                    }
-                }
-            }
-            for (const int64_t a : cluster) {
-                in_cluster[a] = 0;
-                if (!frozen) spins[a] = static_cast<int8_t>(-spins[a]);
-            }
-            const int64_t size = static_cast<int64_t>(cluster.size());
+            const int64_t size = grow_cluster<D, Ferro>(
+                neighbours, spins, in_cluster, cluster, start, rng, bond, has_field,
+                spec, beta, h, ghost_uniform, frozen);
             built += size;
             if (!frozen) stats.flips += size;
             ++stats.clusters;
@@ -93,6 +129,33 @@ RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
         record_sweep(g, spins, spec, t, h, scratch, next_snapshot);
     }
     return stats;
+}
+
+template <bool Ferro>
+RunStats wolff_dimension(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    switch (g.dimension()) {
+        case 1:
+            return wolff_sweeps<1, Ferro>(g, spins, spec);
+        case 2:
+            return wolff_sweeps<2, Ferro>(g, spins, spec);
+        case 3:
+            return wolff_sweeps<3, Ferro>(g, spins, spec);
+        case 4:
+            return wolff_sweeps<4, Ferro>(g, spins, spec);
+        default:
+            return wolff_sweeps<5, Ferro>(g, spins, spec);
+    }
+}
+
+}  // namespace
+
+// One Wolff "sweep" builds clusters until their sizes add up to at least N. With a
+// field, a cluster bonded to the ghost is built (and counted) but not flipped, so the
+// sweep ends even when the field freezes almost every cluster. With J = 0 no bond
+// forms and every cluster is a single site.
+RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    if (spec.coupling >= 0.0) return wolff_dimension<true>(g, spins, spec);
+    return wolff_dimension<false>(g, spins, spec);
 }
 
 namespace {
@@ -130,6 +193,7 @@ RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec
     MeasureScratch scratch(g);
     int64_t next_snapshot = 0;
     int64_t nbr[10];
+    const NeighbourFinder neighbours(g);
 
     for (int64_t t = 0; t < spec.n_sweeps; ++t) {
         const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
@@ -146,26 +210,34 @@ RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec
             ghost[i] = 0;
         }
         // Bond (i, i + e_k) draws word i of sub-stream k; the ghost bond of i draws
-        // word i of sub-stream d.
-        for (int k = 0; k <= d; ++k) {
-            const StreamKey stream(spec.seed, Purpose::bond, static_cast<uint32_t>(k),
-                                   sweep);
-            uint32_t words[4];
-            for (int64_t i = 0; i < n; ++i) {
-                if ((i & 3) == 0) stream.block(static_cast<uint64_t>(i) >> 2, words);
-                const uint32_t r = words[i & 3];
-                if (k < d) {
-                    neighbours(g, i, nbr);
-                    const int64_t j = nbr[2 * k];
-                    if (j >= 0 && coupling * spins[i] * spins[j] > 0.0 && r < bond)
-                        unite(parent, i, j);
-                } else if (has_field) {
-                    const double hi = field_at(spec, h, i);
-                    if (spins[i] * hi > 0.0) {
-                        const uint64_t thr =
-                            spec.field_site ? ghost_threshold(beta, hi) : ghost_uniform;
-                        if (r < thr) ghost[i] = 1;
-                    }
+        // word i of sub-stream d. The partition does not depend on the order in
+        // which bonds are united, and its labels are canonical (smallest site).
+        StreamKey streams[6] = {StreamKey(spec.seed, Purpose::bond, 0, sweep),
+                                StreamKey(spec.seed, Purpose::bond, 1, sweep),
+                                StreamKey(spec.seed, Purpose::bond, 2, sweep),
+                                StreamKey(spec.seed, Purpose::bond, 3, sweep),
+                                StreamKey(spec.seed, Purpose::bond, 4, sweep),
+                                StreamKey(spec.seed, Purpose::bond, 5, sweep)};
+        uint32_t words[6][4];
+        for (int64_t i = 0; i < n; ++i) {
+            if ((i & 3) == 0) {
+                const uint64_t b = static_cast<uint64_t>(i) >> 2;
+                for (int k = 0; k < d; ++k) streams[k].block(b, words[k]);
+                if (has_field) streams[d].block(b, words[d]);
+            }
+            neighbours(i, nbr);
+            const int si = spins[i];
+            for (int k = 0; k < d; ++k) {
+                const int64_t j = nbr[2 * k];
+                if (j >= 0 && coupling * si * spins[j] > 0.0 && words[k][i & 3] < bond)
+                    unite(parent, i, j);
+            }
+            if (has_field) {
+                const double hi = field_at(spec, h, i);
+                if (si * hi > 0.0) {
+                    const uint64_t thr =
+                        spec.field_site ? ghost_threshold(beta, hi) : ghost_uniform;
+                    if (words[d][i & 3] < thr) ghost[i] = 1;
                 }
             }
         }

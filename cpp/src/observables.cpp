@@ -109,27 +109,4 @@ int effective_threads(const Geometry& g, int requested) {
     return static_cast<int>(std::min<int64_t>(capped, g.n_rows()));
 }
 
-int neighbours(const Geometry& g, int64_t site, int64_t* out) {
-    const int d = g.dimension();
-    int64_t rest = site;
-    for (int k = d - 1; k >= 0; --k) {
-        const int64_t L = g.shape[k];
-        const int64_t x = rest % L;
-        rest /= L;
-        const int64_t stride = g.strides[k];
-        int64_t up = -1, down = -1;
-        if (x + 1 < L)
-            up = site + stride;
-        else if (g.periodic)
-            up = site - (L - 1) * stride;
-        if (x > 0)
-            down = site - stride;
-        else if (g.periodic)
-            down = site + (L - 1) * stride;
-        out[2 * k] = up;
-        out[2 * k + 1] = down;
-    }
-    return 2 * d;
-}
-
 }  // namespace neurophase

@@ -66,8 +66,4 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec);
 RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec);
 RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec);
 
-// Neighbours of a site on a hypercubic lattice (2d entries, -1 where an open
-// boundary has none; both bonds of a periodic side of 2 are listed).
-int neighbours(const Geometry& g, int64_t site, int64_t* out);
-
 }  // namespace neurophase
