@@ -13,9 +13,9 @@ import os
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._info import __version__, build_info  # noqa: E402
-from .lattice import Lattice  # noqa: E402
-from .simulation import (  # noqa: E402
+from ._info import __version__, build_info
+from .lattice import Lattice
+from .simulation import (
     ALGORITHMS,
     MetropolisHighTemperatureWarning,
     NeurophaseWarning,
@@ -23,7 +23,7 @@ from .simulation import (  # noqa: E402
     Simulation,
     simulate,
 )
-from .statistics import Estimate, Summary, summarise  # noqa: E402
+from .statistics import Estimate, Summary, summarise
 
 __all__ = [
     "ALGORITHMS",

@@ -17,9 +17,10 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     """Return ``value`` as an int >= ``minimum`` or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+    v = int(value)
+    if v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v}")
+    return v
 
 
 def finite_float(name: str, value: Any, *, positive: bool = False) -> float:
@@ -37,9 +38,10 @@ def seed(value: Any) -> int:
     """Return a seed in [0, 2**64 - 1]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"seed must be an integer in [0, 2**64 - 1], got {value!r}")
-    if not 0 <= value <= SEED_MAX:
-        raise ValueError(f"seed must be an integer in [0, 2**64 - 1], got {value}")
-    return int(value)
+    v = int(value)
+    if not 0 <= v <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, 2**64 - 1], got {v}")
+    return v
 
 
 def threads(value: Any) -> int:

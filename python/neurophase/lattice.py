@@ -84,7 +84,9 @@ class Lattice:
     ) -> Lattice:
         """A ``side x side`` square lattice, or ``side x width`` when given."""
         rows = _validate.positive_int("side", side, minimum=2)
-        cols = rows if width is None else _validate.positive_int("width", width, 2)
+        cols = (
+            rows if width is None else _validate.positive_int("width", width, minimum=2)
+        )
         return cls((rows, cols), boundary)
 
     @classmethod

@@ -32,7 +32,8 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,7 +109,7 @@ class Run:
     clusters: int
     threads_used: int
     wall_time: float
-    diagnostics: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def sweeps(self) -> int:
@@ -351,7 +352,9 @@ class Simulation:
         if self.site_field is not None:
             h_max = h_max + float(np.max(np.abs(self.site_field)))
         z = self.lattice.coordination
-        J = abs(self.coupling) * (1.0 / self.lattice.n_sites if self.lattice.is_complete else 1.0)
+        J = abs(self.coupling) * (
+            1.0 / self.lattice.n_sites if self.lattice.is_complete else 1.0
+        )
         delta_e_max = 2.0 * (z * J + h_max)
         min_acceptance = np.exp(-delta_e_max / T)
         if np.any(min_acceptance > _METROPOLIS_ACCEPTANCE_LIMIT):
@@ -524,9 +527,7 @@ def simulate(
         T0 = float(T[0]) if T.size else float(np.asarray(temperature).reshape(-1)[0])
         h0 = None if sched is None or sched.size == 0 else np.full(burn_in, sched[0])
         sim.run(burn_in, temperature=T0, field_schedule=h0, record=False)
-    return sim.run(
-        sweeps, temperature=T, field_schedule=sched, snapshots=snapshots
-    )
+    return sim.run(sweeps, temperature=T, field_schedule=sched, snapshots=snapshots)
 
 
 def _per_sweep(name: str, value: Any, sweeps: int) -> npt.NDArray[np.float64]:
