@@ -6,6 +6,7 @@ The public API lives here; the compiled ``_core`` is private.
 
 from __future__ import annotations
 
+import logging
 import os
 
 # Threads that wait at a barrier sleep instead of spinning, so a sweep does not
@@ -23,7 +24,11 @@ from .simulation import (
     Simulation,
     simulate,
 )
+from . import exact, statistics
 from .statistics import Estimate, Summary, summarise
+
+# A library stays silent unless the application configures logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ALGORITHMS",
@@ -36,6 +41,8 @@ __all__ = [
     "Summary",
     "__version__",
     "build_info",
+    "exact",
     "simulate",
+    "statistics",
     "summarise",
 ]
