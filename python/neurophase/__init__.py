@@ -14,6 +14,7 @@ import os
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from . import exact, statistics
 from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
@@ -24,7 +25,6 @@ from .simulation import (
     Simulation,
     simulate,
 )
-from . import exact, statistics
 from .statistics import Estimate, Summary, summarise
 
 # A library stays silent unless the application configures logging.
