@@ -29,6 +29,14 @@ inline uint64_t ghost_threshold(double beta, double h) {
 
 namespace {
 
+// Uniform index in [0, n) from a 64-bit word: the high half of word * n
+// (Lemire's multiply-shift; the bias is below n / 2^64).
+inline int64_t uniform_index(uint64_t word, int64_t n) {
+    __extension__ using uint128 = unsigned __int128;
+    return static_cast<int64_t>(
+        (static_cast<uint128>(word) * static_cast<uint64_t>(n)) >> 64);
+}
+
 // Grows one Wolff cluster from `start` and flips it unless it is bonded to the
 // ghost spin; returns the cluster size and sets `frozen`.
 //
@@ -114,10 +122,7 @@ RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
 
         int64_t built = 0;
         while (built < n) {
-            const int64_t start =
-                static_cast<int64_t>((static_cast<unsigned __int128>(rng.next()) *
-                                      static_cast<uint64_t>(n)) >>
-                                     64);
+            const int64_t start = uniform_index(rng.next(), n);
             bool frozen = false;
             const int64_t size = grow_cluster<D, Ferro>(
                 neighbours, spins, in_cluster, cluster, start, rng, bond, has_field,

@@ -66,7 +66,7 @@ Measurement measure(const Geometry& g, const int8_t* spins, const double* field_
                     int threads) {
     MeasureScratch scratch(g);
     const int64_t n_rows = g.n_rows();
-    const int nt = effective_threads(g, threads);
+    [[maybe_unused]] const int nt = effective_threads(g, threads);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t row = 0; row < n_rows; ++row)
         measure_row(g, spins, field_site, row, scratch);
@@ -87,7 +87,7 @@ double energy_per_spin(const Geometry& g, const Measurement& m, double coupling,
 void hot_start(const Geometry& g, int8_t* spins, uint64_t seed, int threads) {
     const StreamKey stream(seed, Purpose::hot_start, 0, 0);
     const int64_t n_blocks = (g.n_sites + 3) / 4;
-    const int nt = effective_threads(g, threads);
+    [[maybe_unused]] const int nt = effective_threads(g, threads);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t b = 0; b < n_blocks; ++b) {
         uint32_t w[4];

@@ -212,7 +212,9 @@ class Simulation:
     def _set_start(self, start: Any) -> None:
         if isinstance(start, str):
             if start == "hot":
-                _core.hot_start(*self.lattice._core_args(), self._spins, self.seed, 1)
+                _core.hot_start(
+                    *self.lattice._core_args(), self._spins, self.seed, self.threads
+                )
             elif start == "cold":
                 self._spins.fill(1)
             else:
