@@ -34,7 +34,8 @@ void bind_engine(py::module_& m) {
            py::array spins, const std::string& algorithm, uint64_t seed,
            uint64_t first_sweep, double coupling, carray<double> temperature,
            carray<double> field_uniform, std::optional<carray<double>> field_site,
-           int threads, bool record, carray<int64_t> snapshot_sweeps) {
+           int threads, bool record, carray<int64_t> snapshot_sweeps,
+           int64_t clusters_per_sweep) {
             const Geometry g = make_geometry(shape, periodic, complete);
             RunSpec spec;
             spec.algorithm = parse_algorithm(algorithm);
@@ -55,6 +56,9 @@ void bind_engine(py::module_& m) {
                 spec.field_site = field_site->data();
             }
             spec.threads = threads < 1 ? 1 : threads;
+            if (clusters_per_sweep < 0)
+                throw py::value_error("clusters_per_sweep must be >= 0 (0: automatic)");
+            spec.clusters_per_sweep = clusters_per_sweep;
 
             const int64_t n_rec = record ? n_sweeps : 0;
             carray<double> mag(n_rec), energy(n_rec), stag(n_rec);
@@ -87,13 +91,14 @@ void bind_engine(py::module_& m) {
             info["flips"] = stats.flips;
             info["clusters"] = stats.clusters;
             info["threads_used"] = stats.threads_used;
+            info["clusters_per_sweep"] = stats.clusters_per_sweep;
             return py::make_tuple(info, mag, energy, stag, snapshots);
         },
         py::arg("shape"), py::arg("periodic"), py::arg("complete"), py::arg("spins"),
         py::arg("algorithm"), py::arg("seed"), py::arg("first_sweep"),
         py::arg("coupling"), py::arg("temperature"), py::arg("field_uniform"),
         py::arg("field_site"), py::arg("threads"), py::arg("record"),
-        py::arg("snapshot_sweeps"));
+        py::arg("snapshot_sweeps"), py::arg("clusters_per_sweep") = 0);
 
     m.def(
         "measure",

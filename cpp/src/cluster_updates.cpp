@@ -5,6 +5,7 @@
 // 1 - exp(-2 beta |h_i|). A cluster bonded to the ghost is not flipped. Couplings of
 // either sign work the same way: a bond can only form on a satisfied pair
 // (J s_i s_j > 0), with probability 1 - exp(-2 beta |J|).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -99,6 +100,21 @@ int64_t grow_cluster(const NeighbourFinder& neighbours, int8_t* spins,
     return static_cast<int64_t>(cluster.size());
 }
 
+// Cluster-growth parameters of one temperature and field.
+struct WolffParams {
+    double beta, h;
+    uint64_t bond, ghost_uniform;
+    bool has_field;
+
+    WolffParams(const RunSpec& spec, int64_t t)
+        : beta(1.0 / spec.temperature[t]),
+          h(spec.field_uniform[t]),
+          bond(probability_threshold(
+              -std::expm1(-2.0 * beta * std::fabs(spec.coupling)))),
+          ghost_uniform(ghost_threshold(beta, h)),
+          has_field(h != 0.0 || spec.field_site != nullptr) {}
+};
+
 template <int D, bool Ferro>
 RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;
@@ -110,28 +126,48 @@ RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     int64_t next_snapshot = 0;
     const NeighbourFinder neighbours(g);
 
+    auto one_cluster = [&](Xoshiro256& rng, const WolffParams& p) {
+        const int64_t start = uniform_index(rng.next(), n);
+        bool frozen = false;
+        const int64_t size = grow_cluster<D, Ferro>(
+            neighbours, spins, in_cluster, cluster, start, rng, p.bond, p.has_field,
+            spec, p.beta, p.h, p.ghost_uniform, frozen);
+        if (!frozen) stats.flips += size;
+        ++stats.clusters;
+        return size;
+    };
+
+    // The number of clusters per sweep must not depend on the clusters grown in that
+    // sweep: stopping once their sizes reach N would record states right after large
+    // clusters too often and bias every average. So it is fixed, given by the
+    // caller or set once by a pilot: clusters are grown (real updates, at the first
+    // sweep's temperature) until their sizes add up to 20 N, and a sweep is N over
+    // the mean size of the second half of them, rounded up.
+    int64_t per_sweep = spec.clusters_per_sweep;
+    if (per_sweep <= 0 && spec.n_sweeps > 0) {
+        const WolffParams p(spec, 0);
+        Xoshiro256 rng(
+            StreamKey(spec.seed, Purpose::cluster_seed, 1, spec.first_sweep));
+        int64_t built = 0, late_sites = 0, late_clusters = 0;
+        while (built < 20 * n) {
+            const int64_t size = one_cluster(rng, p);
+            built += size;
+            if (built > 10 * n) {
+                late_sites += size;
+                ++late_clusters;
+            }
+        }
+        per_sweep =
+            std::max<int64_t>(1, (n * late_clusters + late_sites - 1) / late_sites);
+    }
+    stats.clusters_per_sweep = per_sweep;
+
     for (int64_t t = 0; t < spec.n_sweeps; ++t) {
         const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-        const double beta = 1.0 / spec.temperature[t];
-        const double h = spec.field_uniform[t];
-        const uint64_t bond =
-            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(spec.coupling)));
-        const uint64_t ghost_uniform = ghost_threshold(beta, h);
-        const bool has_field = h != 0.0 || spec.field_site != nullptr;
+        const WolffParams p(spec, t);
         Xoshiro256 rng(StreamKey(spec.seed, Purpose::cluster_seed, 0, sweep));
-
-        int64_t built = 0;
-        while (built < n) {
-            const int64_t start = uniform_index(rng.next(), n);
-            bool frozen = false;
-            const int64_t size = grow_cluster<D, Ferro>(
-                neighbours, spins, in_cluster, cluster, start, rng, bond, has_field,
-                spec, beta, h, ghost_uniform, frozen);
-            built += size;
-            if (!frozen) stats.flips += size;
-            ++stats.clusters;
-        }
-        record_sweep(g, spins, spec, t, h, scratch, next_snapshot);
+        for (int64_t c = 0; c < per_sweep; ++c) one_cluster(rng, p);
+        record_sweep(g, spins, spec, t, p.h, scratch, next_snapshot);
     }
     return stats;
 }
@@ -154,10 +190,9 @@ RunStats wolff_dimension(const Geometry& g, int8_t* spins, const RunSpec& spec) 
 
 }  // namespace
 
-// One Wolff "sweep" builds clusters until their sizes add up to at least N. With a
-// field, a cluster bonded to the ghost is built (and counted) but not flipped, so the
-// sweep ends even when the field freezes almost every cluster. With J = 0 no bond
-// forms and every cluster is a single site.
+// One Wolff "sweep" is a fixed number of clusters (see wolff_sweeps). With a field,
+// a cluster bonded to the ghost is built (and counted) but not flipped. With J = 0
+// no bond forms and every cluster is a single site.
 RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     if (spec.coupling >= 0.0) return wolff_dimension<true>(g, spins, spec);
     return wolff_dimension<false>(g, spins, spec);

@@ -32,6 +32,7 @@ def run(
     threads: int,
     record: bool,
     snapshot_sweeps: npt.NDArray[np.int64],
+    clusters_per_sweep: int = 0,
 ) -> tuple[
     dict[str, int],
     npt.NDArray[np.float64],

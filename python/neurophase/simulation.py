@@ -11,9 +11,13 @@ Sweeps
 * ``"metropolis"`` and ``"heat-bath"``: one sweep proposes one update of every
   site (checkerboard order, then the seam of odd periodic sides; the complete
   graph in index order).
-* ``"wolff"``: one sweep builds single clusters until their sizes add up to at
-  least N. With a field a cluster bonded to the ghost spin is built and counted
-  but not flipped; at ``h = 0`` the sweep flips at least N spins in total.
+* ``"wolff"``: one sweep is a fixed number K of single clusters. K is given
+  (``clusters_per_sweep``) or set once per simulation by a pilot run at the first
+  temperature: about N over the mean cluster size, so a sweep flips about N spins
+  at ``h = 0``. K must not depend on the clusters of the sweep itself: stopping a
+  sweep once N spins have flipped would bias every average towards the states
+  that follow large clusters. With a field a cluster bonded to the ghost spin is
+  built and counted but not flipped.
 * ``"swendsen-wang"``: one sweep decomposes the whole lattice into clusters and
   flips each free cluster with probability 1/2.
 
@@ -107,6 +111,7 @@ class Run:
     attempts: int
     flips: int
     clusters: int
+    clusters_per_sweep: int | None
     threads_used: int
     wall_time: float
     diagnostics: dict[str, Any] = dataclass_field(default_factory=dict)
@@ -182,6 +187,10 @@ class Simulation:
     threads : int or None
         Upper bound on OpenMP threads (None: all usable cores). Lattices under
         65536 sites per thread use fewer threads; results never depend on it.
+    clusters_per_sweep : int or None
+        Wolff only: clusters per sweep. None lets the first run choose it with a
+        pilot (about N / mean cluster size at its first temperature); it is then
+        kept, saved with the state, and reported in every :class:`Run`.
     """
 
     def __init__(
@@ -194,6 +203,7 @@ class Simulation:
         seed: int = 0,
         start: Start | npt.ArrayLike = "hot",
         threads: int | None = None,
+        clusters_per_sweep: int | None = None,
     ) -> None:
         if not isinstance(lattice, Lattice):
             raise TypeError(f"lattice must be a neurophase.Lattice, got {lattice!r}")
@@ -201,8 +211,18 @@ class Simulation:
         self.coupling = _validate.finite_float("coupling", coupling)
         self.field, self.site_field = _split_field(lattice, field)
         self.algorithm = _check_algorithm(lattice, algorithm)
+        if clusters_per_sweep is not None and self.algorithm != "wolff":
+            raise ValueError(
+                "clusters_per_sweep applies to algorithm='wolff' only, got "
+                f"algorithm={self.algorithm!r}"
+            )
         self.seed = _validate.seed(seed)
         self.threads = _validate.threads(threads)
+        self.clusters_per_sweep = (
+            None
+            if clusters_per_sweep is None
+            else _validate.positive_int("clusters_per_sweep", clusters_per_sweep)
+        )
         self.sweeps_done = 0
         self._spins = np.empty(lattice.n_sites, dtype=np.int8)
         self._set_start(start)
@@ -222,7 +242,7 @@ class Simulation:
                     f"start must be 'hot', 'cold' or an array of +-1, got {start!r}"
                 )
         else:
-            self.spins = start
+            self._spins[:] = _check_spins("start", self.lattice, start)
 
     @property
     def spins(self) -> npt.NDArray[np.int8]:
@@ -231,15 +251,7 @@ class Simulation:
 
     @spins.setter
     def spins(self, value: npt.ArrayLike) -> None:
-        arr = np.asarray(value)
-        if arr.shape != self.lattice.shape:
-            raise ValueError(
-                f"spins must have the lattice's shape {self.lattice.shape}, "
-                f"got {arr.shape}"
-            )
-        if not np.all((arr == 1) | (arr == -1)):
-            raise ValueError("spins must be +1 or -1 everywhere")
-        self._spins[:] = arr.reshape(-1).astype(np.int8)
+        self._spins[:] = _check_spins("spins", self.lattice, value)
 
     # Running ------------------------------------------------------------------
 
@@ -310,8 +322,11 @@ class Simulation:
             self.threads,
             record,
             snap,
+            self.clusters_per_sweep or 0,
         )
         wall = time.perf_counter() - start
+        if self.algorithm == "wolff" and sweeps > 0:
+            self.clusters_per_sweep = int(stats["clusters_per_sweep"])
         first = self.sweeps_done
         self.sweeps_done += sweeps
         logger.debug(
@@ -341,6 +356,9 @@ class Simulation:
             attempts=int(stats["attempts"]),
             flips=int(stats["flips"]),
             clusters=int(stats["clusters"]),
+            clusters_per_sweep=self.clusters_per_sweep
+            if self.algorithm == "wolff"
+            else None,
             threads_used=int(stats["threads_used"]),
             wall_time=wall,
         )
@@ -409,6 +427,7 @@ class Simulation:
             "algorithm": self.algorithm,
             "seed": self.seed,
             "threads": self.threads,
+            "clusters_per_sweep": self.clusters_per_sweep,
             "sweeps_done": self.sweeps_done,
             "spins": self._spins.copy(),
         }
@@ -435,6 +454,7 @@ class Simulation:
             seed=int(state["seed"]),
             start=np.asarray(state["spins"]).reshape(lattice.shape),
             threads=int(state["threads"]),
+            clusters_per_sweep=state.get("clusters_per_sweep"),
         )
         sim.sweeps_done = _validate.positive_int(
             "sweeps_done", int(state["sweeps_done"]), minimum=0
@@ -494,6 +514,7 @@ def simulate(
     start: Start | npt.ArrayLike = "hot",
     field_schedule: npt.ArrayLike | None = None,
     snapshots: Sequence[int] | None = None,
+    clusters_per_sweep: int | None = None,
 ) -> Run:
     """Equilibrate for ``burn_in`` sweeps, then record ``sweeps`` sweeps.
 
@@ -514,6 +535,7 @@ def simulate(
         seed=seed,
         start=start,
         threads=threads,
+        clusters_per_sweep=clusters_per_sweep,
     )
     burn_in = _validate.positive_int("burn_in", burn_in, minimum=0)
     sweeps = _validate.positive_int("sweeps", sweeps, minimum=0)
@@ -544,6 +566,17 @@ def _per_sweep(name: str, value: Any, sweeps: int) -> npt.NDArray[np.float64]:
             f"sweep), got shape {arr.shape}"
         )
     return arr
+
+
+def _check_spins(name: str, lattice: Lattice, value: Any) -> npt.NDArray[np.int8]:
+    arr = np.asarray(value)
+    if arr.shape != lattice.shape:
+        raise ValueError(
+            f"{name} must have the lattice's shape {lattice.shape}, got {arr.shape}"
+        )
+    if not np.all((arr == 1) | (arr == -1)):
+        raise ValueError(f"{name} must be +1 or -1 everywhere")
+    return arr.reshape(-1).astype(np.int8)
 
 
 def _split_field(

@@ -25,6 +25,8 @@ struct RunSpec {
     const double* field_uniform = nullptr;  // [n_sweeps], added to every site
     const double* field_site = nullptr;     // [n_sites] or nullptr (no per-site part)
     int threads = 1;
+    // Wolff: clusters per sweep; 0 lets a pilot run choose about N / <cluster size>.
+    int64_t clusters_per_sweep = 0;
     // Records (each nullptr to skip): per-spin magnetisation, energy and staggered
     // magnetisation after every sweep.
     double* magnetisation = nullptr;
@@ -42,6 +44,7 @@ struct RunStats {
     int64_t flips = 0;     // spins whose value changed
     int64_t clusters = 0;  // clusters built (Wolff) or formed (Swendsen-Wang)
     int threads_used = 1;
+    int64_t clusters_per_sweep = 0;  // Wolff: the value used
 };
 
 // Runs spec.n_sweeps sweeps in place on spins[0 .. g.n_sites). Inputs must have been
