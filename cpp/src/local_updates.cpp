@@ -10,6 +10,7 @@
 // The random number for a site is keyed by (seed, sweep, site), so neither the
 // thread count nor the schedule of rows to threads changes any spin.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -595,37 +596,84 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     const int64_t chunk = std::max<int64_t>(1, 8192 / g.row_length());
     int64_t flips = 0;
     int64_t next_snapshot = 0;
+    // Every barrier costs a wake-up of a sleeping thread, which is slow on a busy
+    // machine: skip the phases that have nothing to do.
+    bool has_seam = false;
+    for (int k = 0; k < g.dimension(); ++k) has_seam |= g.odd_periodic(k);
+    const bool recording =
+        spec.magnetisation || spec.energy || spec.staggered || spec.n_snapshots > 0;
 
-#pragma omp parallel num_threads(nt) reduction(+ : flips)
-    {
-        std::vector<uint32_t> buffer;
-        for (int64_t t = 0; t < spec.n_sweeps; ++t) {
-            const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-            SweepParams p;
-            p.algorithm = spec.algorithm;
-            p.beta = 1.0 / spec.temperature[t];
-            p.coupling = spec.coupling;
-            p.field = spec.field_uniform[t];
-            p.field_site = spec.field_site;
-            p.thresholds = make_thresholds(p.beta, p.coupling, p.field);
-            p.vector_rows = !complete && !p.field_site && has_avx2();
-            if (p.vector_rows) make_byte_tables(p);
+    // Sweeps [t_begin, t_end) with a team of `team` threads.
+    const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {
+#pragma omp parallel num_threads(team) reduction(+ : flips)
+        {
+            std::vector<uint32_t> buffer;
+            for (int64_t t = t_begin; t < t_end; ++t) {
+                const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
+                SweepParams p;
+                p.algorithm = spec.algorithm;
+                p.beta = 1.0 / spec.temperature[t];
+                p.coupling = spec.coupling;
+                p.field = spec.field_uniform[t];
+                p.field_site = spec.field_site;
+                p.thresholds = make_thresholds(p.beta, p.coupling, p.field);
+                p.vector_rows = !complete && !p.field_site && has_avx2();
+                if (p.vector_rows) make_byte_tables(p);
 
-            if (complete) {
+                if (complete) {
 #pragma omp single
-                flips += update_complete(g, spins, p, spec.seed, sweep, buffer);
-            } else {
-                for (int colour = 0; colour < 2; ++colour) {
+                    flips += update_complete(g, spins, p, spec.seed, sweep, buffer);
+                } else {
+                    for (int colour = 0; colour < 2; ++colour) {
 #pragma omp for schedule(dynamic, chunk)
-                    for (int64_t row = 0; row < n_rows; ++row)
-                        flips += update_row_colour(ctx, row, colour, p, spec.seed,
-                                                   sweep, buffer);
-                }
+                        for (int64_t row = 0; row < n_rows; ++row)
+                            flips += update_row_colour(ctx, row, colour, p, spec.seed,
+                                                       sweep, buffer);
+                    }
+                    if (has_seam) {
 #pragma omp single
-                flips += update_seam(ctx, p, spec.seed, sweep);
-            }
+                        flips += update_seam(ctx, p, spec.seed, sweep);
+                    }
+                }
 
-            record_sweep(g, spins, spec, t, p.field, scratch, next_snapshot);
+                if (recording)
+                    record_sweep(g, spins, spec, t, p.field, scratch, next_snapshot);
+            }
+        }
+    };
+
+    if (nt == 1) {
+        run_batch(0, spec.n_sweeps, 1);
+    } else {
+        // A team is only faster while its threads run at the same time: when other
+        // processes hold the cores, each barrier waits for a descheduled thread and
+        // one thread does better. Spins do not depend on the team size, so batches
+        // of about kBatchSeconds alternate between the two, keeping the faster and
+        // now and then re-timing the other.
+        constexpr double kBatchSeconds = 0.01;
+        constexpr int kRetimeEvery = 32;
+        double per_sweep[2] = {0.0, 0.0};  // seconds; [0] one thread, [1] the team
+        int64_t batches = 0;
+        for (int64_t t = 0; t < spec.n_sweeps; ++batches) {
+            int use_team;
+            if (per_sweep[1] == 0.0 || per_sweep[0] == 0.0)
+                use_team = per_sweep[1] == 0.0;
+            else
+                use_team =
+                    (per_sweep[1] < per_sweep[0]) != (batches % kRetimeEvery == 0);
+            const double estimate = per_sweep[use_team];
+            const int64_t n = estimate > 0.0
+                                  ? std::clamp<int64_t>(
+                                        static_cast<int64_t>(kBatchSeconds / estimate),
+                                        1, spec.n_sweeps - t)
+                                  : 1;
+            const auto start = std::chrono::steady_clock::now();
+            run_batch(t, t + n, use_team ? nt : 1);
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                    .count();
+            per_sweep[use_team] = seconds / static_cast<double>(n);
+            t += n;
         }
     }
     stats.flips = flips;
