@@ -391,6 +391,8 @@ NEUROPHASE_TARGET_AVX2 int64_t update_run_avx2(int8_t* s, const int8_t* const* n
     }
     // Short rows: work on copies padded to a whole chunk. Bytes between the sites
     // (the other colour) are copied back unchanged.
+    // Limitation: rows under 66 sites pay for the copies and the scalar edge sites,
+    // so they run several times slower per site than long rows.
     const int64_t span = 2 * n - 1;
     alignas(32) int8_t row[96] = {};
     alignas(32) int8_t nb_rows[NNB > 0 ? NNB : 1][64] = {};
