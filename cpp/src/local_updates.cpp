@@ -10,7 +10,9 @@
 // The random number for a site is keyed by (seed, sweep, site), so neither the
 // thread count nor the schedule of rows to threads changes any spin.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "neurophase/dispatch.hpp"
@@ -18,6 +20,10 @@
 #include "neurophase/parallel.hpp"
 #include "neurophase/rng.hpp"
 #include "observables_impl.hpp"
+
+#if NEUROPHASE_AVX2_KERNELS
+#include <immintrin.h>
+#endif
 
 namespace neurophase {
 
@@ -55,18 +61,66 @@ Thresholds make_thresholds(double beta, double coupling, double field) {
     return t;
 }
 
+// Thresholds as [spin is +1][neighbour sum + kMaxZ] for Metropolis.
+inline uint64_t metropolis_threshold(const Thresholds& t, int8_t spin, int nn) {
+    return spin > 0 ? t.flip_up[nn + kMaxZ] : t.flip_down[nn + kMaxZ];
+}
+
+// The vectorised kernel looks thresholds up with byte shuffles (16 entries), so it
+// takes rows with at most 4 neighbour rows (d <= 3): with n neighbours present, the
+// class k = (neighbour sum + n) + (spin < 0) is below 2 * (2 * 3) + 2 = 14.
+// Limitation: d = 4 and 5 and the per-site field use the scalar loop.
+constexpr int kMaxVectorRows = 4;
+constexpr int kMaxVectorPresent = kMaxVectorRows + 2;
+
+// Per class k: a spin flips when (r < t) != invert. Both algorithms fit this form,
+// and t = 2^32 ("always") is stored as t = 0 with the inversion toggled, so that t
+// fits in 32 bits. Each table is repeated in both 128-bit lanes for vpshufb.
+struct alignas(32) ByteTable {
+    uint8_t plane[4][32];  // byte b of t
+    uint8_t keep[32];      // 0xFF where a flip needs r >= t to be false (no invert)
+};
+
 struct SweepParams {
     Algorithm algorithm;
     double beta;
     double coupling;
-    double field;              // uniform part
-    const double* field_site;  // per-site part or nullptr
-    Thresholds thresholds;     // valid for the uniform field
+    double field;                             // uniform part
+    const double* field_site;                 // per-site part or nullptr
+    Thresholds thresholds;                    // valid for the uniform field
+    bool vector_rows;                         // use the AVX2 kernel where it applies
+    ByteTable tables[kMaxVectorPresent + 1];  // by number of neighbours present
 };
 
-// Thresholds as [spin is +1][neighbour sum + kMaxZ] for Metropolis.
-inline uint64_t metropolis_threshold(const Thresholds& t, int8_t spin, int nn) {
-    return spin > 0 ? t.flip_up[nn + kMaxZ] : t.flip_down[nn + kMaxZ];
+void make_byte_tables(SweepParams& p) {
+    for (int present = 0; present <= kMaxVectorPresent; ++present) {
+        ByteTable& table = p.tables[present];
+        for (int k = 0; k < 16; ++k) {
+            uint64_t t = 0;  // classes that cannot occur never flip
+            bool invert = false;
+            const int sum = k & ~1;
+            if (sum <= 2 * present) {
+                const int8_t spin = (k & 1) ? -1 : 1;
+                const int nn = sum - present;
+                if (p.algorithm == Algorithm::heat_bath) {
+                    // New spin +1 when r < t_up: a flip for spin -1, a stay for +1.
+                    t = p.thresholds.up[nn + kMaxZ];
+                    invert = spin > 0;
+                } else {
+                    t = metropolis_threshold(p.thresholds, spin, nn);
+                }
+                if (t == (uint64_t{1} << 32)) {
+                    t = 0;  // r < 2^32 always, and !(r < 0) always
+                    invert = !invert;
+                }
+            }
+            for (int lane = 0; lane < 32; lane += 16) {
+                for (int b = 0; b < 4; ++b)
+                    table.plane[b][lane + k] = static_cast<uint8_t>(t >> (8 * b));
+                table.keep[lane + k] = invert ? 0x00 : 0xFF;
+            }
+        }
+    }
 }
 
 // Updates one spin given its neighbour sum and random word; returns 1 if it changed.
@@ -186,6 +240,225 @@ int64_t update_sites(int n_nbr, int8_t* s, const int8_t* const* nbr, int64_t x_f
     }
 }
 
+#if NEUROPHASE_AVX2_KERNELS
+
+// One chunk is 32 sites of a colour: the 64 bytes x0 .. x0 + 63 of a row, with the
+// sites at even offsets. Neighbour sums are formed on all 64 bytes, then the even
+// bytes are gathered ("compact" order), looked up and compared with the random
+// words, and the flip decisions spread back over the even bytes.
+//
+// Compact order C (in 4-site groups, per 128-bit lane): [0 1 4 5 | 2 3 6 7] (sites
+// 0..7 and 16..23, then 8..15 and 24..31). Widening bytes to 32-bit words with
+// unpacklo/hi wants order D = [0 2 4 6 | 1 3 5 7] instead, which is also what
+// packing 32-bit masks back to bytes produces; kSwap converts either way.
+NEUROPHASE_TARGET_AVX2
+inline __m256i load(const int8_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+NEUROPHASE_TARGET_AVX2
+inline void store(int8_t* p, __m256i v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
+
+struct VectorConsts {
+    __m256i plane[4], keep, present, even_first, swap;
+};
+
+NEUROPHASE_TARGET_AVX2
+inline VectorConsts vector_consts(const ByteTable& t, int present) {
+    VectorConsts c;
+    for (int b = 0; b < 4; ++b)
+        c.plane[b] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.plane[b]));
+    c.keep = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.keep));
+    c.present = _mm256_set1_epi8(static_cast<char>(present));
+    c.even_first =
+        _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4,
+                         6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    c.swap = _mm256_setr_epi32(0, 4, 2, 6, 1, 5, 3, 7);
+    return c;
+}
+
+// Flip decisions (0xFF = flip) of the 32 sites of the chunk at x, in order C. s0,
+// s1 are the chunk's 64 bytes; x - 1 .. x + 62 and nb[k][off .. off + 63] are read.
+template <int NNB>
+NEUROPHASE_TARGET_AVX2 inline __m256i chunk_flips(const int8_t* x, __m256i s0,
+                                                  __m256i s1, const int8_t* const* nb,
+                                                  int64_t off, const uint32_t* r,
+                                                  const VectorConsts& c) {
+    // Right neighbours of the upper half from s1 shifted by one byte: the last one
+    // (x + 64) is never a neighbour of a chunk site and may lie past the row.
+    const __m256i r1 =
+        _mm256_alignr_epi8(_mm256_permute2x128_si256(s1, s1, 0x81), s1, 1);
+    __m256i n0 = _mm256_add_epi8(load(x - 1), load(x + 1));
+    __m256i n1 = _mm256_add_epi8(load(x + 31), r1);
+    for (int k = 0; k < NNB; ++k) {
+        n0 = _mm256_add_epi8(n0, load(nb[k] + off));
+        n1 = _mm256_add_epi8(n1, load(nb[k] + off + 32));
+    }
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i k0 =
+        _mm256_sub_epi8(_mm256_add_epi8(n0, c.present), _mm256_cmpgt_epi8(zero, s0));
+    const __m256i k1 =
+        _mm256_sub_epi8(_mm256_add_epi8(n1, c.present), _mm256_cmpgt_epi8(zero, s1));
+    const __m256i kc = _mm256_unpacklo_epi64(_mm256_shuffle_epi8(k0, c.even_first),
+                                             _mm256_shuffle_epi8(k1, c.even_first));
+    const __m256i kd = _mm256_permutevar8x32_epi32(kc, c.swap);
+
+    const __m256i b0 = _mm256_shuffle_epi8(c.plane[0], kd);
+    const __m256i b1 = _mm256_shuffle_epi8(c.plane[1], kd);
+    const __m256i b2 = _mm256_shuffle_epi8(c.plane[2], kd);
+    const __m256i b3 = _mm256_shuffle_epi8(c.plane[3], kd);
+    const __m256i w01lo = _mm256_unpacklo_epi8(b0, b1),
+                  w01hi = _mm256_unpackhi_epi8(b0, b1);
+    const __m256i w23lo = _mm256_unpacklo_epi8(b2, b3),
+                  w23hi = _mm256_unpackhi_epi8(b2, b3);
+    __m256i t[4] = {
+        _mm256_unpacklo_epi16(w01lo, w23lo), _mm256_unpackhi_epi16(w01lo, w23lo),
+        _mm256_unpacklo_epi16(w01hi, w23hi), _mm256_unpackhi_epi16(w01hi, w23hi)};
+    __m256i ge[4];  // r >= t, sites 8i .. 8i + 7
+    for (int i = 0; i < 4; ++i) {
+        const __m256i w =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + 8 * i));
+        ge[i] = _mm256_cmpeq_epi32(_mm256_max_epu32(w, t[i]), w);
+    }
+    const __m256i fd =
+        _mm256_xor_si256(_mm256_packs_epi16(_mm256_packs_epi32(ge[0], ge[1]),
+                                            _mm256_packs_epi32(ge[2], ge[3])),
+                         _mm256_shuffle_epi8(c.keep, kd));
+    return _mm256_permutevar8x32_epi32(fd, c.swap);
+}
+
+// Applies flips in order C to the chunk's bytes; returns the new bytes.
+NEUROPHASE_TARGET_AVX2
+inline void apply_flips(__m256i fc, __m256i& s0, __m256i& s1) {
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i e0 = _mm256_unpacklo_epi8(fc, zero);
+    const __m256i e1 = _mm256_unpackhi_epi8(fc, zero);
+    s0 = _mm256_sub_epi8(_mm256_xor_si256(s0, e0), e0);  // -s = (s ^ -1) + 1
+    s1 = _mm256_sub_epi8(_mm256_xor_si256(s1, e1), e1);
+}
+
+// Keeps the decisions of sites [lo, hi) of a chunk (order C).
+NEUROPHASE_TARGET_AVX2
+inline __m256i keep_sites(__m256i fc, int lo, int hi) {
+    const __m256i site =
+        _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 8, 9,
+                         10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    const __m256i in = _mm256_andnot_si256(
+        _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(lo)), site),
+        _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(hi)), site));
+    return _mm256_and_si256(fc, in);
+}
+
+NEUROPHASE_TARGET_AVX2
+inline int64_t count_flips(__m256i fc) {
+    return _mm_popcnt_u32(static_cast<uint32_t>(_mm256_movemask_epi8(fc)));
+}
+
+// Sites x = xa, xa + 2, ..., xa + 2 (n - 1) of a row, all with both row neighbours
+// inside the row; r[j] is the word of the j-th.
+template <int NNB>
+NEUROPHASE_TARGET_AVX2 int64_t update_run_avx2(int8_t* s, const int8_t* const* nbr,
+                                               int64_t xa, int64_t n, const uint32_t* r,
+                                               const ByteTable& table, int present) {
+    const VectorConsts c = vector_consts(table, present);
+    int64_t flips = 0;
+    if (n >= 32) {
+        int64_t j = 0;
+        for (; j + 32 <= n; j += 32) {
+            int8_t* x = s + xa + 2 * j;
+            __m256i s0 = load(x), s1 = load(x + 32);
+            const __m256i fc = chunk_flips<NNB>(x, s0, s1, nbr, xa + 2 * j, r + j, c);
+            flips += count_flips(fc);
+            apply_flips(fc, s0, s1);
+            store(x, s0);
+            store(x + 32, s1);
+        }
+        if (j < n) {  // the last 32 sites, of which the first ones are done
+            const int64_t j_last = n - 32;
+            int8_t* x = s + xa + 2 * j_last;
+            __m256i s0 = load(x), s1 = load(x + 32);
+            const __m256i fc = keep_sites(
+                chunk_flips<NNB>(x, s0, s1, nbr, xa + 2 * j_last, r + j_last, c),
+                static_cast<int>(j - j_last), 32);
+            flips += count_flips(fc);
+            apply_flips(fc, s0, s1);
+            store(x, s0);
+            store(x + 32, s1);
+        }
+        return flips;
+    }
+    // Short rows: work on copies padded to a whole chunk. Bytes between the sites
+    // (the other colour) are copied back unchanged.
+    // Limitation: rows under 66 sites pay for the copies and the scalar edge sites,
+    // so they run several times slower per site than long rows.
+    const int64_t span = 2 * n - 1;
+    alignas(32) int8_t row[96] = {};
+    alignas(32) int8_t nb_rows[NNB > 0 ? NNB : 1][64] = {};
+    const int8_t* nb[NNB > 0 ? NNB : 1];
+    std::memcpy(row, s + xa - 1, static_cast<std::size_t>(span + 2));
+    for (int k = 0; k < NNB; ++k) {
+        std::memcpy(nb_rows[k], nbr[k] + xa, static_cast<std::size_t>(span));
+        nb[k] = nb_rows[k];
+    }
+    __m256i s0 = load(row + 1), s1 = load(row + 33);
+    const __m256i fc = keep_sites(chunk_flips<NNB>(row + 1, s0, s1, nb, 0, r, c), 0,
+                                  static_cast<int>(n));
+    flips += count_flips(fc);
+    apply_flips(fc, s0, s1);
+    store(row + 1, s0);
+    store(row + 33, s1);
+    std::memcpy(s + xa, row + 1, static_cast<std::size_t>(span));
+    return flips;
+}
+
+#endif
+
+// Uniform field on a row with at most kMaxVectorRows neighbour rows: the sites at
+// x = 0 and x = L - 1 (whose row neighbours wrap or are missing) take the scalar
+// path, the rest the AVX2 kernel.
+int64_t update_row_vector(int n_nbr, int8_t* s, const int8_t* const* nbr,
+                          int64_t x_first, int64_t x_last, int64_t L, bool periodic,
+                          const uint32_t* r, int64_t base, const SweepParams& p,
+                          int present) {
+    int64_t flips = 0;
+    int64_t xa = x_first, xb = x_last;
+    if (xa == 0) {
+        flips += update_sites(n_nbr, s, nbr, 0, 1, L, periodic, r, base, p);
+        xa = 2;
+    }
+    const bool right_edge = xb == L - 1;
+    if (right_edge) xb -= 2;
+#if NEUROPHASE_AVX2_KERNELS
+    if (xb >= xa) {
+        const int64_t n = (xb - xa) / 2 + 1;
+        const uint32_t* rr = r + (xa >> 1);
+        const ByteTable& t = p.tables[present];
+        switch (n_nbr) {
+            case 0:
+                flips += update_run_avx2<0>(s, nbr, xa, n, rr, t, present);
+                break;
+            case 2:
+                flips += update_run_avx2<2>(s, nbr, xa, n, rr, t, present);
+                break;
+            default:
+                flips += update_run_avx2<4>(s, nbr, xa, n, rr, t, present);
+                break;
+        }
+    }
+#else
+    (void)present;
+    if (xb >= xa)
+        flips += update_sites(n_nbr, s, nbr, xa, xb + 1, L, periodic, r + (xa >> 1),
+                              base, p);
+#endif
+    if (right_edge)
+        flips += update_sites(n_nbr, s, nbr, L - 1, L, L, periodic, r + ((L - 1) >> 1),
+                              base, p);
+    return flips;
+}
+
 struct RowContext {
     const Geometry& g;
     int8_t* spins;
@@ -224,12 +497,20 @@ int64_t update_row_colour(const RowContext& c, int64_t row, int colour,
     const uint64_t block_first = q_first >> 2;
     const std::size_t n_blocks =
         static_cast<std::size_t>((q_last >> 2) - block_first + 1);
-    buffer.resize(4 * n_blocks);
+    // Padded: the vector kernel reads whole chunks of words.
+    buffer.resize(4 * n_blocks + 32);
     philox_fill(stream, block_first, n_blocks, buffer.data());
     const uint32_t* r = buffer.data() + (q_first - 4 * block_first);
 
     const int8_t* nbr[8];
     neighbour_rows(c, info, nbr);
+    if (p.vector_rows && !p.field_site && info.n_neighbours <= kMaxVectorRows) {
+        int present = 2;
+        for (int k = 0; k < info.n_neighbours; ++k)
+            present += info.neighbour_base[k] >= 0;
+        return update_row_vector(info.n_neighbours, c.spins + info.base, nbr, x_parity,
+                                 x_last, L, g.periodic, r, info.base, p, present);
+    }
     return update_sites(info.n_neighbours, c.spins + info.base, nbr, x_parity, x_end, L,
                         g.periodic, r, info.base, p);
 }
@@ -317,35 +598,84 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     const int64_t chunk = std::max<int64_t>(1, 8192 / g.row_length());
     int64_t flips = 0;
     int64_t next_snapshot = 0;
+    // Every barrier costs a wake-up of a sleeping thread, which is slow on a busy
+    // machine: skip the phases that have nothing to do.
+    bool has_seam = false;
+    for (int k = 0; k < g.dimension(); ++k) has_seam |= g.odd_periodic(k);
+    const bool recording =
+        spec.magnetisation || spec.energy || spec.staggered || spec.n_snapshots > 0;
 
-#pragma omp parallel num_threads(nt) reduction(+ : flips)
-    {
-        std::vector<uint32_t> buffer;
-        for (int64_t t = 0; t < spec.n_sweeps; ++t) {
-            const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-            SweepParams p;
-            p.algorithm = spec.algorithm;
-            p.beta = 1.0 / spec.temperature[t];
-            p.coupling = spec.coupling;
-            p.field = spec.field_uniform[t];
-            p.field_site = spec.field_site;
-            p.thresholds = make_thresholds(p.beta, p.coupling, p.field);
+    // Sweeps [t_begin, t_end) with a team of `team` threads.
+    const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {
+#pragma omp parallel num_threads(team) reduction(+ : flips)
+        {
+            std::vector<uint32_t> buffer;
+            for (int64_t t = t_begin; t < t_end; ++t) {
+                const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
+                SweepParams p;
+                p.algorithm = spec.algorithm;
+                p.beta = 1.0 / spec.temperature[t];
+                p.coupling = spec.coupling;
+                p.field = spec.field_uniform[t];
+                p.field_site = spec.field_site;
+                p.thresholds = make_thresholds(p.beta, p.coupling, p.field);
+                p.vector_rows = !complete && !p.field_site && has_avx2();
+                if (p.vector_rows) make_byte_tables(p);
 
-            if (complete) {
+                if (complete) {
 #pragma omp single
-                flips += update_complete(g, spins, p, spec.seed, sweep, buffer);
-            } else {
-                for (int colour = 0; colour < 2; ++colour) {
+                    flips += update_complete(g, spins, p, spec.seed, sweep, buffer);
+                } else {
+                    for (int colour = 0; colour < 2; ++colour) {
 #pragma omp for schedule(dynamic, chunk)
-                    for (int64_t row = 0; row < n_rows; ++row)
-                        flips += update_row_colour(ctx, row, colour, p, spec.seed,
-                                                   sweep, buffer);
-                }
+                        for (int64_t row = 0; row < n_rows; ++row)
+                            flips += update_row_colour(ctx, row, colour, p, spec.seed,
+                                                       sweep, buffer);
+                    }
+                    if (has_seam) {
 #pragma omp single
-                flips += update_seam(ctx, p, spec.seed, sweep);
-            }
+                        flips += update_seam(ctx, p, spec.seed, sweep);
+                    }
+                }
 
-            record_sweep(g, spins, spec, t, p.field, scratch, next_snapshot);
+                if (recording)
+                    record_sweep(g, spins, spec, t, p.field, scratch, next_snapshot);
+            }
+        }
+    };
+
+    if (nt == 1) {
+        run_batch(0, spec.n_sweeps, 1);
+    } else {
+        // A team is only faster while its threads run at the same time: when other
+        // processes hold the cores, each barrier waits for a descheduled thread and
+        // one thread does better. Spins do not depend on the team size, so batches
+        // of about kBatchSeconds alternate between the two, keeping the faster and
+        // now and then re-timing the other.
+        constexpr double kBatchSeconds = 0.01;
+        constexpr int kRetimeEvery = 32;
+        double per_sweep[2] = {0.0, 0.0};  // seconds; [0] one thread, [1] the team
+        int64_t batches = 0;
+        for (int64_t t = 0; t < spec.n_sweeps; ++batches) {
+            int use_team;
+            if (per_sweep[1] == 0.0 || per_sweep[0] == 0.0)
+                use_team = per_sweep[1] == 0.0;
+            else
+                use_team =
+                    (per_sweep[1] < per_sweep[0]) != (batches % kRetimeEvery == 0);
+            const double estimate = per_sweep[use_team];
+            const int64_t n = estimate > 0.0
+                                  ? std::clamp<int64_t>(
+                                        static_cast<int64_t>(kBatchSeconds / estimate),
+                                        1, spec.n_sweeps - t)
+                                  : 1;
+            const auto start = std::chrono::steady_clock::now();
+            run_batch(t, t + n, use_team ? nt : 1);
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                    .count();
+            per_sweep[use_team] = seconds / static_cast<double>(n);
+            t += n;
         }
     }
     stats.flips = flips;

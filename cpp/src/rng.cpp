@@ -1,6 +1,12 @@
 #include "neurophase/rng.hpp"
 
+#include <algorithm>
+
 #include "neurophase/dispatch.hpp"
+
+#if NEUROPHASE_AVX2_KERNELS
+#include <immintrin.h>
+#endif
 
 namespace neurophase {
 
@@ -10,11 +16,9 @@ namespace {
 // round into a few wide multiplies (vpmuludq) instead of eight scalar ones.
 constexpr int kLanes = 8;
 
-}  // namespace
-
 NEUROPHASE_CLONES
-void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_blocks,
-                 uint32_t* out) {
+void philox_fill_portable(const StreamKey& stream, uint64_t first_block,
+                          std::size_t n_blocks, uint32_t* out) {
     const uint32_t tag = stream.tag << 16;
     const uint32_t sweep_lo = static_cast<uint32_t>(stream.sweep);
     const uint32_t sweep_hi = static_cast<uint32_t>(stream.sweep >> 32);
@@ -53,6 +57,144 @@ void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_bl
         }
     }
     for (; done < n_blocks; ++done) stream.block(first_block + done, out + 4 * done);
+}
+
+#if NEUROPHASE_AVX2_KERNELS
+
+// Blocks whose counters differ only in word 0 (the same 2^32-block segment of the
+// stream): words 1..3 of the counter are then shared, so the first two rounds are
+// mostly scalar constants, computed once per call.
+//
+// Each 64-bit lane carries one block's 32-bit word in its low half: vpmuludq reads
+// only the low halves, so the high halves may hold leftovers and no shuffles are
+// needed between rounds. Four blocks per register, kSets registers in flight to
+// cover the multiply latency.
+struct PhiloxSegment {
+    // Shared words after round r are w0_r, w1_r, w3_r; keys are k0[r], k1[r].
+    __m256i c3k1_r0;  // counter word 3 ^ k1[0]
+    __m256i c1k0_r1;  // w1_0 ^ k0[1]
+    __m256i hk1_r1;   // hi(M0 * w0_0) ^ k1[1]
+    __m256i x3k1_r2;  // w3_1 ^ k1[2]
+    __m256i k0[Philox4x32::kRounds], k1[Philox4x32::kRounds];
+};
+
+NEUROPHASE_TARGET_AVX2
+PhiloxSegment make_segment(const StreamKey& stream, uint64_t first_block) {
+    PhiloxSegment seg;
+    uint32_t k0 = stream.key[0], k1 = stream.key[1];
+    uint32_t rk0[Philox4x32::kRounds], rk1[Philox4x32::kRounds];
+    for (int r = 0; r < Philox4x32::kRounds; ++r) {
+        rk0[r] = k0;
+        rk1[r] = k1;
+        seg.k0[r] = _mm256_set1_epi64x(k0);
+        seg.k1[r] = _mm256_set1_epi64x(k1);
+        k0 += Philox4x32::kWeyl0;
+        k1 += Philox4x32::kWeyl1;
+    }
+    const uint32_t c1 =
+        static_cast<uint32_t>((first_block >> 32) & 0xFFFFu) | (stream.tag << 16);
+    const uint32_t c2 = static_cast<uint32_t>(stream.sweep);
+    const uint32_t c3 = static_cast<uint32_t>(stream.sweep >> 32);
+    const uint64_t p1 = static_cast<uint64_t>(Philox4x32::kMul1) * c2;
+    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ rk0[0];
+    const uint32_t lo1 = static_cast<uint32_t>(p1);
+    const uint64_t p0 = static_cast<uint64_t>(Philox4x32::kMul0) * n0;
+    const uint32_t x3 = static_cast<uint32_t>(p0);
+    seg.c3k1_r0 = _mm256_set1_epi64x(c3 ^ rk1[0]);
+    seg.c1k0_r1 = _mm256_set1_epi64x(lo1 ^ rk0[1]);
+    seg.hk1_r1 = _mm256_set1_epi64x(static_cast<uint32_t>(p0 >> 32) ^ rk1[1]);
+    seg.x3k1_r2 = _mm256_set1_epi64x(x3 ^ rk1[2]);
+    return seg;
+}
+
+// Blocks first, first + 1, ... first + 4 * kSets - 1 of one segment.
+template <int kSets>
+NEUROPHASE_TARGET_AVX2 inline void philox_sets(const PhiloxSegment& seg, uint64_t first,
+                                               uint32_t* out) {
+    const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kMul0);
+    const __m256i m1 = _mm256_set1_epi64x(Philox4x32::kMul1);
+    __m256i x0[kSets], x1[kSets], x2[kSets], x3[kSets];
+    const __m256i base =
+        _mm256_add_epi64(_mm256_set1_epi64x(static_cast<int64_t>(first)),
+                         _mm256_setr_epi64x(0, 1, 2, 3));
+    for (int i = 0; i < kSets; ++i) {
+        // Round 0: only word 0 of the counter differs between blocks.
+        const __m256i c0 = _mm256_add_epi64(base, _mm256_set1_epi64x(4 * i));
+        const __m256i p0 = _mm256_mul_epu32(c0, m0);
+        x2[i] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), seg.c3k1_r0);
+        x3[i] = p0;
+        // Round 1: words 0 and 1 are still shared.
+        const __m256i p1 = _mm256_mul_epu32(x2[i], m1);
+        x0[i] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), seg.c1k0_r1);
+        x2[i] = _mm256_xor_si256(x3[i], seg.hk1_r1);
+        x1[i] = p1;
+        // Round 2: word 3 is shared.
+        const __m256i q0 = _mm256_mul_epu32(x0[i], m0);
+        const __m256i q1 = _mm256_mul_epu32(x2[i], m1);
+        const __m256i n0 = _mm256_xor_si256(_mm256_srli_epi64(q1, 32),
+                                            _mm256_xor_si256(x1[i], seg.k0[2]));
+        x2[i] = _mm256_xor_si256(_mm256_srli_epi64(q0, 32), seg.x3k1_r2);
+        x0[i] = n0;
+        x1[i] = q1;
+        x3[i] = q0;
+    }
+    for (int r = 3; r < Philox4x32::kRounds; ++r) {
+        for (int i = 0; i < kSets; ++i) {
+            const __m256i p0 = _mm256_mul_epu32(x0[i], m0);
+            const __m256i p1 = _mm256_mul_epu32(x2[i], m1);
+            x0[i] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32),
+                                     _mm256_xor_si256(x1[i], seg.k0[r]));
+            x2[i] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32),
+                                     _mm256_xor_si256(x3[i], seg.k1[r]));
+            x1[i] = p1;
+            x3[i] = p0;
+        }
+    }
+    for (int i = 0; i < kSets; ++i) {
+        // Low halves of the four words of each block, back to block order.
+        const __m256i w01 =
+            _mm256_blend_epi32(x0[i], _mm256_slli_epi64(x1[i], 32), 0xAA);
+        const __m256i w23 =
+            _mm256_blend_epi32(x2[i], _mm256_slli_epi64(x3[i], 32), 0xAA);
+        const __m256i b02 = _mm256_unpacklo_epi64(w01, w23);
+        const __m256i b13 = _mm256_unpackhi_epi64(w01, w23);
+        __m256i* dst = reinterpret_cast<__m256i*>(out + 16 * i);
+        _mm256_storeu_si256(dst, _mm256_permute2x128_si256(b02, b13, 0x20));
+        _mm256_storeu_si256(dst + 1, _mm256_permute2x128_si256(b02, b13, 0x31));
+    }
+}
+
+NEUROPHASE_TARGET_AVX2
+void philox_fill_avx2(const StreamKey& stream, uint64_t first_block,
+                      std::size_t n_blocks, uint32_t* out) {
+    while (n_blocks > 0) {
+        // Up to the end of the segment of first_block.
+        const uint64_t segment_end = ((first_block >> 32) + 1) << 32;
+        const std::size_t count = static_cast<std::size_t>(
+            std::min<uint64_t>(n_blocks, segment_end - first_block));
+        const PhiloxSegment seg = make_segment(stream, first_block);
+        std::size_t done = 0;
+        for (; done + 16 <= count; done += 16)
+            philox_sets<4>(seg, first_block + done, out + 4 * done);
+        for (; done + 4 <= count; done += 4)
+            philox_sets<1>(seg, first_block + done, out + 4 * done);
+        for (; done < count; ++done) stream.block(first_block + done, out + 4 * done);
+        first_block += count;
+        out += 4 * count;
+        n_blocks -= count;
+    }
+}
+
+#endif
+
+}  // namespace
+
+void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_blocks,
+                 uint32_t* out) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (has_avx2()) return philox_fill_avx2(stream, first_block, n_blocks, out);
+#endif
+    philox_fill_portable(stream, first_block, n_blocks, out);
 }
 
 }  // namespace neurophase

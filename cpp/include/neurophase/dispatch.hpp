@@ -1,5 +1,7 @@
-// Run-time dispatch between a portable build and AVX2 (GCC's target_clones):
-// the default flags stay portable, and CPUs with AVX2 get the wider path.
+// Run-time dispatch between a portable build and AVX2: the default flags stay
+// portable, and CPUs with AVX2 get the wider path. Loops the compiler vectorises
+// well use GCC's target_clones; hand-written kernels are compiled for AVX2 with a
+// target attribute and chosen once with has_avx2().
 #pragma once
 
 #if defined(NEUROPHASE_DISPATCH) && defined(__GNUC__) && !defined(__clang__) && \
@@ -10,3 +12,28 @@
 #define NEUROPHASE_CLONES
 #define NEUROPHASE_HAS_CLONES 0
 #endif
+
+#if defined(NEUROPHASE_DISPATCH) && defined(__GNUC__) && defined(__x86_64__)
+#define NEUROPHASE_AVX2_KERNELS 1
+#define NEUROPHASE_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
+#else
+#define NEUROPHASE_AVX2_KERNELS 0
+#define NEUROPHASE_TARGET_AVX2
+#endif
+
+namespace neurophase {
+
+// True when the hand-written AVX2 kernels are compiled in and the CPU runs them.
+inline bool has_avx2() {
+#if NEUROPHASE_AVX2_KERNELS
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
+}  // namespace neurophase
