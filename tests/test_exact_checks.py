@@ -137,22 +137,10 @@ def test_averages_equal_full_enumeration_of_small_lattices(
         )
 
 
-# Limitation (engine bug, reported): a fixed-order Metropolis sweep accepts every
-# move with dE = 0, so a spin whose neighbours cancel flips deterministically.  At
-# h = 0 on a chain or a 2 x 2 lattice that splits the states into classes the
-# dynamics never leaves (e.g. the 2 x 2 states with both sublattices antiparallel
-# map onto each other), and the averages are wrong.  Larger 2D and 3D lattices are
-# not affected (see the enumeration tests above).
-METROPOLIS_ZERO_FIELD_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: fixed-order Metropolis with acceptance 1 at dE = 0 is not "
-        "ergodic at h = 0 on chains and on the 2 x 2 lattice"
-    ),
-)
-
-
-@METROPOLIS_ZERO_FIELD_XFAIL
+# A fixed-order Metropolis sweep that accepted every dE = 0 move would flip a spin
+# whose neighbours cancel at every visit; at h = 0 on a chain or a 2 x 2 lattice
+# the states would split into classes the dynamics never leaves. The engine
+# accepts dE = 0 moves with probability 1/2; these are the lattices that show it.
 @pytest.mark.parametrize(
     ("shape", "temperature"),
     [((6,), 1.0), ((2, 2), 3.0), ((1000,), 1.0)],

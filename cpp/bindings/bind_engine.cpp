@@ -92,6 +92,7 @@ void bind_engine(py::module_& m) {
             info["clusters"] = stats.clusters;
             info["threads_used"] = stats.threads_used;
             info["clusters_per_sweep"] = stats.clusters_per_sweep;
+            info["team_sweeps"] = stats.team_sweeps;
             return py::make_tuple(info, mag, energy, stag, snapshots);
         },
         py::arg("shape"), py::arg("periodic"), py::arg("complete"), py::arg("spins"),

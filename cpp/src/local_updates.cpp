@@ -43,9 +43,16 @@ inline double heat_bath_up(double beta, double local_field) {
     return 1.0 / (1.0 + std::exp(-2.0 * beta * local_field));
 }
 
+// Metropolis acceptance min(1, exp(-beta dE)), except that a move of dE = 0 is
+// accepted with probability 1/2 (detailed balance holds either way). With a fixed
+// update order and acceptance 1 at dE = 0, a spin whose neighbours cancel flips at
+// every visit, and at h = 0 the chain (and the 2 x 2 lattice) splits into sets of
+// states the dynamics never leaves.
 inline double metropolis_flip(double beta, double spin, double local_field) {
     const double delta_e = 2.0 * spin * local_field;
-    return delta_e <= 0.0 ? 1.0 : std::exp(-beta * delta_e);
+    if (delta_e < 0.0) return 1.0;
+    if (delta_e == 0.0) return 0.5;
+    return std::exp(-beta * delta_e);
 }
 
 Thresholds make_thresholds(double beta, double coupling, double field) {
@@ -646,6 +653,7 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
 
     if (nt == 1) {
         run_batch(0, spec.n_sweeps, 1);
+        stats.team_sweeps = spec.n_sweeps;
     } else {
         // A team is only faster while its threads run at the same time: when other
         // processes hold the cores, each barrier waits for a descheduled thread and
@@ -671,6 +679,7 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
                                   : 1;
             const auto start = std::chrono::steady_clock::now();
             run_batch(t, t + n, use_team ? nt : 1);
+            if (use_team) stats.team_sweeps += n;
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                     .count();

@@ -10,7 +10,10 @@ Sweeps
 ------
 * ``"metropolis"`` and ``"heat-bath"``: one sweep proposes one update of every
   site (checkerboard order, then the seam of odd periodic sides; the complete
-  graph in index order).
+  graph in index order). Metropolis accepts a move with probability
+  ``min(1, exp(-beta dE))``, except ``dE = 0`` moves with probability 1/2: with a
+  fixed order and acceptance 1 there, a spin whose neighbours cancel would flip
+  at every visit, and at ``h = 0`` the chain would never leave a subset of states.
 * ``"wolff"``: one sweep is a fixed number K of single clusters. K is given
   (``clusters_per_sweep``) or set once per simulation by a pilot run at the first
   temperature: about N over the mean cluster size, so a sweep flips about N spins
@@ -93,6 +96,15 @@ class Run:
         is in ``site_field``).
     snapshots : ndarray, shape (k, *lattice.shape), int8
         Spins after the sweeps listed in ``snapshot_sweeps`` (indices into this run).
+    threads_used, team_sweeps : int
+        Threads in the OpenMP team, and how many sweeps the team ran. With more
+        than one thread, batches of sweeps run on one thread whenever that was
+        measured to be faster (another process holding a core); the spins are the
+        same either way.
+    clusters_per_sweep : int or None
+        Wolff: the number of clusters per sweep; None for other algorithms.
+    wall_time : float
+        Seconds spent in the engine.
     """
 
     lattice: Lattice
@@ -113,6 +125,7 @@ class Run:
     clusters: int
     clusters_per_sweep: int | None
     threads_used: int
+    team_sweeps: int
     wall_time: float
     diagnostics: dict[str, Any] = dataclass_field(default_factory=dict)
 
@@ -360,6 +373,7 @@ class Simulation:
             if self.algorithm == "wolff"
             else None,
             threads_used=int(stats["threads_used"]),
+            team_sweeps=int(stats["team_sweeps"]),
             wall_time=wall,
         )
 

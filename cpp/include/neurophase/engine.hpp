@@ -40,10 +40,11 @@ struct RunSpec {
 };
 
 struct RunStats {
-    int64_t attempts = 0;  // single-spin update attempts (local algorithms)
-    int64_t flips = 0;     // spins whose value changed
-    int64_t clusters = 0;  // clusters built (Wolff) or formed (Swendsen-Wang)
-    int threads_used = 1;
+    int64_t attempts = 0;     // single-spin update attempts (local algorithms)
+    int64_t flips = 0;        // spins whose value changed
+    int64_t clusters = 0;     // clusters built (Wolff) or formed (Swendsen-Wang)
+    int threads_used = 1;     // threads in the team
+    int64_t team_sweeps = 0;  // sweeps run by the whole team (the rest by one thread)
     int64_t clusters_per_sweep = 0;  // Wolff: the value used
 };
 
