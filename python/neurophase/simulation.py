@@ -532,8 +532,10 @@ def simulate(
 ) -> Run:
     """Equilibrate for ``burn_in`` sweeps, then record ``sweeps`` sweeps.
 
-    Burn-in sweeps use the first temperature and field of the schedule. See
-    :class:`Simulation` and :meth:`Simulation.run` for the parameters.
+    Burn-in sweeps use the first temperature and field of the schedule. With
+    Wolff and no ``clusters_per_sweep``, the clusters per sweep are chosen again
+    after the burn-in, on equilibrated spins. See :class:`Simulation` and
+    :meth:`Simulation.run` for the parameters.
 
     Examples
     --------
@@ -565,6 +567,11 @@ def simulate(
         T0 = float(T[0]) if T.size else float(np.asarray(temperature).reshape(-1)[0])
         h0 = None if sched is None or sched.size == 0 else np.full(burn_in, sched[0])
         sim.run(burn_in, temperature=T0, field_schedule=h0, record=False)
+        if algorithm == "wolff" and clusters_per_sweep is None:
+            # The pilot of the burn-in ran on the starting spins; choosing the
+            # clusters per sweep again on the equilibrated spins sizes the recorded
+            # sweeps to about N flipped spins.
+            sim.clusters_per_sweep = None
     return sim.run(sweeps, temperature=T, field_schedule=sched, snapshots=snapshots)
 
 
