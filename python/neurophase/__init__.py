@@ -22,7 +22,9 @@ from .simulation import (
     MetropolisHighTemperatureWarning,
     NeurophaseWarning,
     Run,
+    RunInterrupted,
     Simulation,
+    WolffSweepWarning,
     simulate,
 )
 from .statistics import Estimate, Summary, summarise
@@ -37,8 +39,10 @@ __all__ = [
     "MetropolisHighTemperatureWarning",
     "NeurophaseWarning",
     "Run",
+    "RunInterrupted",
     "Simulation",
     "Summary",
+    "WolffSweepWarning",
     "__version__",
     "build_info",
     "exact",

@@ -56,10 +56,13 @@ def threads(value: Any) -> int:
 
 def float_array(name: str, value: Any) -> npt.NDArray[np.float64]:
     """Return a C-contiguous float64 copy of ``value``; every entry finite."""
-    try:
-        arr = np.array(value, dtype=np.float64, order="C")
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers") from exc
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must be a real number or an array of real numbers, got "
+            f"{raw.dtype} data"
+        )
+    arr = np.array(raw, dtype=np.float64, order="C")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite everywhere")
     return arr

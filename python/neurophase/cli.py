@@ -5,19 +5,47 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import ALGORITHMS, Lattice, Simulation, build_info
+from . import (
+    ALGORITHMS,
+    Lattice,
+    RunInterrupted,
+    Simulation,
+    __version__,
+    _io,
+    build_info,
+)
 
-# Sweeps are run in chunks so that progress shows and an interrupted run keeps
-# every finished chunk (records and checkpoint).
-_CHUNKS = 20
+# Options that define the simulated system: on --resume they come from the
+# checkpoint, and giving them again is an error rather than silently ignored.
+_SYSTEM_DEFAULTS: dict[str, Any] = {
+    "lattice": "square",
+    "side": 64,
+    "dimension": None,
+    "shape": None,
+    "boundary": "periodic",
+    "temperature": 2.269185,
+    "field": 0.0,
+    "coupling": 1.0,
+    "sweeps": 10000,
+    "burn_in": 1000,
+    "algorithm": "wolff",
+    "seed": 1,
+    "start": "hot",
+}
+
+CHECKPOINT_KIND = "neurophase simulate"
+
+# Sweeps are run in blocks of about this many seconds; after each block the
+# records (--out) and the checkpoint (--checkpoint) are written.
+_BLOCK_SECONDS = 2.0
 
 
 def _lattice_from_args(args: argparse.Namespace) -> Lattice:
@@ -30,6 +58,8 @@ def _lattice_from_args(args: argparse.Namespace) -> Lattice:
                 f"--shape must look like 3x5 or 16x16x16, got {args.shape!r}"
             ) from None
         return Lattice(shape, boundary)
+    if args.dimension is not None and args.lattice != "hypercubic":
+        raise ValueError("--dimension applies to --lattice hypercubic only")
     if args.lattice == "chain":
         return Lattice.chain(args.side, boundary)
     if args.lattice == "square":
@@ -37,20 +67,70 @@ def _lattice_from_args(args: argparse.Namespace) -> Lattice:
     if args.lattice == "cubic":
         return Lattice.cubic(args.side, boundary)
     if args.lattice == "hypercubic":
+        if args.dimension is None:
+            raise ValueError("--lattice hypercubic needs --dimension (1 to 5)")
         return Lattice.hypercubic(args.dimension, args.side, boundary)
     return Lattice.complete(args.side)
 
 
 def _save_npz(path: Path, **arrays: Any) -> None:
-    """Write an .npz file atomically: a temporary file renamed into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".npz")
-    os.close(fd)
+    """Write an .npz file atomically (temporary file renamed into place)."""
+    _io.write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def _save_checkpoint(path: Path, job: dict[str, Any]) -> None:
+    _io.write_atomically(
+        path, lambda f: pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
+    )
+
+
+def _load_checkpoint(path: str) -> dict[str, Any]:
     try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open(path, "rb") as f:
+            job = pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        raise ValueError(f"{path} is not a neurophase checkpoint ({exc})") from None
+    if not isinstance(job, dict) or job.get("kind") != CHECKPOINT_KIND:
+        raise ValueError(
+            f"{path} is not a checkpoint of 'neurophase simulate' (files written by "
+            "Simulation.save are loaded with Simulation.load in Python)"
+        )
+    return job
+
+
+def _new_job(args: argparse.Namespace) -> dict[str, Any]:
+    values = {
+        k: (v if getattr(args, k) is None else getattr(args, k))
+        for k, v in _SYSTEM_DEFAULTS.items()
+    }
+    ns = argparse.Namespace(**values)
+    if ns.sweeps < 1:
+        raise ValueError(f"--sweeps must be >= 1, got {ns.sweeps}")
+    if ns.burn_in < 0:
+        raise ValueError(f"--burn-in must be >= 0, got {ns.burn_in}")
+    lattice = _lattice_from_args(ns)
+    sim = Simulation(
+        lattice,
+        coupling=ns.coupling,
+        field=ns.field,
+        algorithm=ns.algorithm,
+        seed=ns.seed,
+        start=ns.start,
+        threads=args.threads,
+    )
+    return {
+        "kind": CHECKPOINT_KIND,
+        "simulation": sim.state(),
+        "temperature": float(ns.temperature),
+        "burn_in": int(ns.burn_in),
+        "sweeps": int(ns.sweeps),
+        "burn_in_done": 0,
+        "magnetisation": np.empty(0),
+        "energy": np.empty(0),
+        "wall_time": 0.0,
+        "attempts": 0,
+        "flips": 0,
+    }
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -59,112 +139,141 @@ def _simulate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
-    if args.resume:
-        sim = Simulation.load(args.resume)
-        lattice = sim.lattice
-    else:
-        lattice = _lattice_from_args(args)
-        sim = Simulation(
-            lattice,
-            coupling=args.coupling,
-            field=args.field,
-            algorithm=args.algorithm,
-            seed=args.seed,
-            start=args.start,
-            threads=args.threads,
-        )
-    if args.sweeps < 1:
-        raise ValueError(f"--sweeps must be >= 1, got {args.sweeps}")
-    if args.burn_in < 0:
-        raise ValueError(f"--burn-in must be >= 0, got {args.burn_in}")
     out = Path(args.out) if args.out else None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    for path, option in ((out, "--out"), (checkpoint, "--checkpoint")):
+        if path is not None and not path.parent.is_dir():
+            raise ValueError(f"{option}: folder {path.parent} does not exist")
 
-    magnetisation: list[np.ndarray] = []
-    energy: list[np.ndarray] = []
-    wall = 0.0
-    flips = attempts = 0
-    threads_used = 1
-    interrupted = False
+    if args.resume:
+        given = [k for k in _SYSTEM_DEFAULTS if getattr(args, k) is not None]
+        if given:
+            names = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(
+                f"{names}: the system and run length come from the checkpoint on "
+                "--resume; do not give them again"
+            )
+        job = _load_checkpoint(args.resume)
+        if checkpoint is None:
+            checkpoint = Path(args.resume)
+    else:
+        job = _new_job(args)
+    sim = Simulation.from_state(job["simulation"])
+    if args.threads is not None:
+        sim.threads = args.threads
+    T = job["temperature"]
+
+    def save() -> list[str]:
+        written = []
+        job["simulation"] = sim.state()
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, job)
+            written.append(str(checkpoint))
+        if out is not None:
+            m = job["magnetisation"]
+            _save_npz(
+                out,
+                magnetisation=m,
+                energy=job["energy"],
+                temperature=np.full(m.size, T),
+                n_sites=sim.lattice.n_sites,
+                seed=sim.seed,
+                sweeps_done=sim.sweeps_done,
+            )
+            written.append(str(out))
+        return written
+
+    def advance(n: int, record: bool) -> float:
+        run = sim.run(n, temperature=T, record=record)
+        if record:
+            job["magnetisation"] = np.concatenate(
+                [job["magnetisation"], run.magnetisation]
+            )
+            job["energy"] = np.concatenate([job["energy"], run.energy])
+            job["wall_time"] += run.wall_time
+            job["attempts"] += run.attempts
+            job["flips"] += run.flips
+        else:
+            job["burn_in_done"] += run.sweeps
+        return run.wall_time / max(run.sweeps, 1)
+
+    save()  # an unwritable --out or --checkpoint fails now, not after the run
     with Progress(console=console, transient=True, disable=args.quiet) as progress:
         try:
-            if args.burn_in and not args.resume:
-                task = progress.add_task("burn-in", total=args.burn_in)
-                for n in np.diff(np.linspace(0, args.burn_in, _CHUNKS + 1).astype(int)):
-                    sim.run(int(n), temperature=args.temperature, record=False)
-                    progress.advance(task, int(n))
-            task = progress.add_task("sweeps", total=args.sweeps)
-            for n in np.diff(np.linspace(0, args.sweeps, _CHUNKS + 1).astype(int)):
-                if n == 0:
-                    continue
-                run = sim.run(int(n), temperature=args.temperature)
-                magnetisation.append(run.magnetisation)
-                energy.append(run.energy)
-                wall += run.wall_time
-                flips += run.flips
-                attempts += run.attempts
-                threads_used = run.threads_used
-                if checkpoint:
-                    sim.save(checkpoint)
-                progress.advance(task, int(n))
-        except KeyboardInterrupt:
-            interrupted = True
+            for phase, total_key, done_key, record in (
+                ("burn-in", "burn_in", "burn_in_done", False),
+                ("sweeps", "sweeps", None, True),
+            ):
+                total = job[total_key]
+                task = progress.add_task(phase, total=total)
+                per_sweep = 0.0
+                while True:
+                    done = job[done_key] if done_key else job["magnetisation"].size
+                    progress.update(task, completed=done)
+                    if done >= total:
+                        break
+                    n = total - done
+                    if per_sweep > 0:
+                        n = min(n, max(1, int(_BLOCK_SECONDS / per_sweep)))
+                    else:
+                        n = min(n, 10)
+                    per_sweep = advance(n, record)
+                    save()
+        except RunInterrupted as exc:
+            run = exc.run
+            if run.sweeps:
+                if run.magnetisation.size:
+                    job["magnetisation"] = np.concatenate(
+                        [job["magnetisation"], run.magnetisation]
+                    )
+                    job["energy"] = np.concatenate([job["energy"], run.energy])
+                else:
+                    job["burn_in_done"] += run.sweeps
+            written = save()
+            console.print(
+                f"interrupted after {job['burn_in_done']} burn-in and "
+                f"{job['magnetisation'].size} recorded sweeps"
+                + (f"; saved {', '.join(written)}" if written else "; nothing saved")
+                + (f"; continue with --resume {checkpoint}" if checkpoint else "")
+            )
+            return 130
 
-    m = np.concatenate(magnetisation) if magnetisation else np.empty(0)
-    e = np.concatenate(energy) if energy else np.empty(0)
-    if out:
-        _save_npz(
-            out,
-            magnetisation=m,
-            energy=e,
-            temperature=np.full(m.size, args.temperature),
-            n_sites=lattice.n_sites,
-            seed=sim.seed,
-            sweeps_done=sim.sweeps_done,
-        )
-    if interrupted:
-        saved = [str(p) for p in (out, checkpoint) if p]
-        console.print(
-            f"interrupted after {m.size} recorded sweeps"
-            + (f"; saved {', '.join(saved)}" if saved else "")
-        )
-        return 130
-
+    m, e = job["magnetisation"], job["energy"]
+    wall = job["wall_time"]
+    lattice = sim.lattice
     if args.json:
         result = {
             "lattice": lattice.describe(),
             "algorithm": sim.algorithm,
-            "temperature": args.temperature,
+            "temperature": T,
+            "burn_in": job["burn_in"],
             "sweeps": int(m.size),
             "seed": sim.seed,
-            "threads_used": threads_used,
             "wall_time_s": wall,
         }
         if m.size >= 2:
-            result["summary"] = _summary(sim, m, e, args.temperature).as_dict()
+            result["summary"] = _summary(sim, m, e, T).as_dict()
         print(json.dumps(result, indent=2))
         return 0
 
-    table = Table(
-        title=f"{lattice.describe()}, {sim.algorithm}, T = {args.temperature}"
-    )
+    table = Table(title=f"{lattice.describe()}, {sim.algorithm}, T = {T}")
     table.add_column("observable")
     table.add_column("value", justify="right")
     table.add_column("error", justify="right")
     table.add_column("tau_int", justify="right")
     if m.size >= 2:
-        for name, est in _summary(sim, m, e, args.temperature).estimates().items():
+        for name, est in _summary(sim, m, e, T).estimates().items():
             tau = "" if np.isnan(est.tau_int) else f"{est.tau_int:.3g}"
             table.add_row(name, f"{est.value:.6g}", f"{est.error:.2g}", tau)
     console.print(table)
     rate = "n/a"
     if sim.algorithm in ("metropolis", "heat-bath") and wall > 0:
-        rate = f"{attempts / wall / 1e9:.3f} spin updates/ns"
+        rate = f"{job['attempts'] / wall / 1e9:.3f} spin updates/ns"
     elif wall > 0:
-        rate = f"{flips / wall / 1e9:.3f} flipped spins/ns"
+        rate = f"{job['flips'] / wall / 1e9:.3f} flipped spins/ns"
     console.print(
-        f"{m.size} sweeps after {args.burn_in} burn-in, seed {sim.seed}, "
-        f"{threads_used} thread(s), {wall:.3g} s in the engine ({rate})"
+        f"{m.size} sweeps after {job['burn_in_done']} burn-in sweeps, seed {sim.seed}, "
+        f"{wall:.3g} s in the engine while recording ({rate})"
     )
     return 0
 
@@ -194,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurophase",
         description="Ising-lattice membranes: simulation and analysis.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"neurophase {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser(
@@ -205,30 +317,35 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--lattice",
         choices=("chain", "square", "cubic", "hypercubic", "complete"),
-        default="square",
+        default=None,
+        help="lattice (default square)",
     )
+    sim.add_argument("--side", type=int, help="side L, or N for chain/complete (64)")
     sim.add_argument(
-        "--side", type=int, default=64, help="side L (N for chain/complete)"
-    )
-    sim.add_argument(
-        "--dimension", type=int, default=4, help="d for --lattice hypercubic"
+        "--dimension", type=int, help="d (1 to 5) for --lattice hypercubic"
     )
     sim.add_argument("--shape", help="explicit shape such as 3x5 (overrides --lattice)")
-    sim.add_argument("--boundary", choices=("periodic", "open"), default="periodic")
-    sim.add_argument("--temperature", "-T", type=float, default=2.269185)
-    sim.add_argument("--field", type=float, default=0.0)
-    sim.add_argument("--coupling", type=float, default=1.0)
-    sim.add_argument("--sweeps", type=int, default=10000)
-    sim.add_argument("--burn-in", type=int, default=1000)
-    sim.add_argument("--algorithm", choices=ALGORITHMS, default="wolff")
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--threads", type=int, default=None)
-    sim.add_argument("--start", choices=("hot", "cold"), default="hot")
-    sim.add_argument("--out", help="save the per-sweep records to this .npz file")
+    sim.add_argument("--boundary", choices=("periodic", "open"), help="(periodic)")
+    sim.add_argument("--temperature", "-T", type=float, help="T > 0 (2.269185)")
+    sim.add_argument("--field", type=float, help="uniform h (0)")
+    sim.add_argument("--coupling", type=float, help="J (1)")
+    sim.add_argument("--sweeps", type=int, help="recorded sweeps (10000)")
+    sim.add_argument("--burn-in", type=int, help="sweeps before recording (1000)")
+    sim.add_argument("--algorithm", choices=ALGORITHMS, help="(wolff)")
+    sim.add_argument("--seed", type=int, help="seed in [0, 2**64 - 1] (1)")
+    sim.add_argument("--threads", type=int, help="thread limit (all cores)")
+    sim.add_argument("--start", choices=("hot", "cold"), help="(hot)")
     sim.add_argument(
-        "--checkpoint", help="save the full state here after every chunk of sweeps"
+        "--out", help="save the per-sweep records here (.npz, after every block)"
     )
-    sim.add_argument("--resume", help="continue from a checkpoint file")
+    sim.add_argument(
+        "--checkpoint", help="save the job's state here after every block of sweeps"
+    )
+    sim.add_argument(
+        "--resume",
+        help="continue the job of a checkpoint (same system, temperature and "
+        "length; the records so far are kept)",
+    )
     sim.add_argument(
         "--json", action="store_true", help="print JSON instead of a table"
     )
@@ -247,6 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (e.g. `neurophase info | head -2`): not an error.
+        # Point stdout at /dev/null so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, OSError) as exc:
         print(f"neurophase: error: {exc}", file=sys.stderr)
         return 2

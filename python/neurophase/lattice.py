@@ -12,6 +12,8 @@ Boundary = Literal["periodic", "open"]
 Kind = Literal["hypercubic", "complete"]
 
 MAX_DIMENSION = 5
+# Limitation: one byte per spin, so 2**40 sites would already need a terabyte.
+MAX_SITES = 2**40
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ class Lattice:
                 f"got {len(sides)}"
             )
         sides = tuple(_validate.positive_int("side L", s, minimum=2) for s in sides)
+        n_sites = 1
+        for side in sides:
+            n_sites *= side
+        if n_sites > MAX_SITES:
+            raise ValueError(
+                f"shape {sides} has {n_sites} sites; at most {MAX_SITES} (2**40) are "
+                "supported (one byte per spin)"
+            )
         object.__setattr__(self, "shape", sides)
         if self.kind not in ("hypercubic", "complete"):
             raise ValueError(

@@ -35,19 +35,19 @@ import logging
 import math
 import os
 import pickle
-import tempfile
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _core, _validate
+from . import _core, _io, _validate
 from .lattice import Lattice
 from .statistics import Summary, summarise
 
@@ -74,9 +74,62 @@ class MetropolisHighTemperatureWarning(NeurophaseWarning):
     """
 
 
+class WolffSweepWarning(NeurophaseWarning):
+    """Wolff clusters per sweep chosen at a much higher temperature than now.
+
+    The number of clusters per sweep is fixed (it must not depend on the sweep's
+    own clusters); chosen where clusters are small, it makes sweeps at low
+    temperature very long. Pass ``clusters_per_sweep`` to set it.
+    """
+
+
 # Metropolis accepts every move with probability at least exp(-beta * dE_max); above
 # this bound a sweep flips (nearly) every spin, the limit the warning describes.
 _METROPOLIS_ACCEPTANCE_LIMIT = 0.9
+
+
+# Seconds of engine work between checks for Ctrl-C.
+_CHUNK_SECONDS = 0.25
+
+
+class _InterruptFlag:
+    """Turns SIGINT into a flag while the engine runs (main thread only).
+
+    The engine cannot stop inside a call; catching the signal lets :meth:`run`
+    finish its chunk, keep the state consistent and then raise
+    :class:`RunInterrupted` with the finished sweeps.
+    """
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.raised = True
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # e.g. an embedded interpreter without signals
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :meth:`Simulation.run`; ``.run`` holds the finished sweeps.
+
+    The simulation's spins and sweep counter match ``.run``: calling
+    :meth:`Simulation.run` again continues exactly where it stopped.
+    """
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(f"interrupted after {run.sweeps} sweeps")
+        self.run = run
 
 
 @dataclass
@@ -154,6 +207,10 @@ class Run:
             has no single equilibrium to summarise), or fewer than 2 sweeps remain.
         """
         discard = _validate.positive_int("discard", discard, minimum=0)
+        if self.sweeps < 2:
+            raise ValueError(
+                f"summary needs a run of at least 2 recorded sweeps, got {self.sweeps}"
+            )
         if discard > self.sweeps - 2:
             raise ValueError(
                 f"discard must leave at least 2 sweeps, got {discard} of {self.sweeps}"
@@ -237,6 +294,7 @@ class Simulation:
             else _validate.positive_int("clusters_per_sweep", clusters_per_sweep)
         )
         self.sweeps_done = 0
+        self._pilot_temperature: float | None = None
         self._spins = np.empty(lattice.n_sites, dtype=np.int8)
         self._set_start(start)
 
@@ -320,62 +378,120 @@ class Simulation:
                 f"snapshots must be increasing sweep indices in [0, {sweeps - 1}]"
             )
         self._warn_metropolis_limit(T, h)
+        self._warn_wolff_cooling(T)
 
-        start = time.perf_counter()
-        stats, m, e, stag, snaps = _core.run(
-            *self.lattice._core_args(),
-            self._spins,
-            self.algorithm,
-            self.seed,
-            self.sweeps_done,
-            self.coupling,
-            T,
-            h,
-            self.site_field,
-            self.threads,
-            record,
-            snap,
-            self.clusters_per_sweep or 0,
-        )
-        wall = time.perf_counter() - start
-        if self.algorithm == "wolff" and sweeps > 0:
-            self.clusters_per_sweep = int(stats["clusters_per_sweep"])
         first = self.sweeps_done
-        self.sweeps_done += sweeps
+        chunks: list[tuple[Any, ...]] = []
+        totals = {"attempts": 0, "flips": 0, "clusters": 0, "team_sweeps": 0}
+        threads_used = 1
+        wall = 0.0
+        interrupted = False
+        with _InterruptFlag() as flag:
+            done = 0
+            per_sweep = 0.0
+            while done < sweeps and not flag.raised:
+                # Chunks of about _CHUNK_SECONDS: a split run is bitwise an unsplit
+                # one, and between chunks Ctrl-C can stop with a consistent state.
+                n = sweeps - done
+                if per_sweep > 0.0:
+                    n = min(n, max(1, int(_CHUNK_SECONDS / per_sweep)))
+                elif sweeps > 1:
+                    n = 1
+                stop = done + n
+                in_chunk = snap[(snap >= done) & (snap < stop)] - done
+                start = time.perf_counter()
+                stats, m, e, stag, snaps = _core.run(
+                    *self.lattice._core_args(),
+                    self._spins,
+                    self.algorithm,
+                    self.seed,
+                    self.sweeps_done,
+                    self.coupling,
+                    T[done:stop],
+                    h[done:stop],
+                    self.site_field,
+                    self.threads,
+                    record,
+                    in_chunk,
+                    self.clusters_per_sweep or 0,
+                )
+                elapsed = time.perf_counter() - start
+                wall += elapsed
+                per_sweep = elapsed / n
+                self.sweeps_done += n
+                if self.algorithm == "wolff":
+                    if self.clusters_per_sweep is None:
+                        self._pilot_temperature = float(T[done])
+                    self.clusters_per_sweep = int(stats["clusters_per_sweep"])
+                for key in totals:
+                    totals[key] += int(stats[key])
+                threads_used = int(stats["threads_used"])
+                chunks.append((m, e, stag, snaps))
+                done = stop
+            interrupted = flag.raised
+
         logger.debug(
             "%d %s sweeps on %s in %.3g s (%d threads)",
-            sweeps,
+            done,
             self.algorithm,
             self.lattice.describe(),
             wall,
-            stats["threads_used"],
+            threads_used,
         )
-        return Run(
+        n_site = self.lattice.n_sites
+
+        def joined(k: int, empty: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return np.concatenate([c[k] for c in chunks]) if chunks else empty
+
+        result = Run(
             lattice=self.lattice,
             algorithm=self.algorithm,
             coupling=self.coupling,
             seed=self.seed,
             first_sweep=first,
-            magnetisation=m,
-            energy=e,
-            staggered_magnetisation=None if self.lattice.is_complete else stag,
-            temperature=T,
-            field=h,
+            magnetisation=joined(0, np.empty(0)),
+            energy=joined(1, np.empty(0)),
+            staggered_magnetisation=None
+            if self.lattice.is_complete
+            else joined(2, np.empty(0)),
+            temperature=T[:done],
+            field=h[:done],
             site_field=None
             if self.site_field is None
             else self.site_field.reshape(self.lattice.shape),
-            snapshot_sweeps=snap,
-            snapshots=snaps.reshape((snap.size, *self.lattice.shape)),
-            attempts=int(stats["attempts"]),
-            flips=int(stats["flips"]),
-            clusters=int(stats["clusters"]),
+            snapshot_sweeps=snap[snap < done],
+            snapshots=joined(3, np.empty((0, n_site), np.int8)).reshape(
+                (-1, *self.lattice.shape)
+            ),
+            attempts=totals["attempts"],
+            flips=totals["flips"],
+            clusters=totals["clusters"],
             clusters_per_sweep=self.clusters_per_sweep
             if self.algorithm == "wolff"
             else None,
-            threads_used=int(stats["threads_used"]),
-            team_sweeps=int(stats["team_sweeps"]),
+            threads_used=threads_used,
+            team_sweeps=totals["team_sweeps"],
             wall_time=wall,
         )
+        if interrupted:
+            raise RunInterrupted(result)
+        return result
+
+    def _warn_wolff_cooling(self, T: npt.NDArray[np.float64]) -> None:
+        # Only across runs: within one run a schedule is expected to cool, and the
+        # docs say the pilot runs at its first temperature.
+        pilot = self._pilot_temperature
+        if self.algorithm != "wolff" or pilot is None or T.size == 0:
+            return
+        if float(np.min(T)) < 0.5 * pilot:
+            warnings.warn(
+                f"Wolff clusters per sweep ({self.clusters_per_sweep}) were chosen "
+                f"at T = {pilot:.4g}; at T = {float(np.min(T)):.4g} clusters are "
+                "larger and each sweep does far more work. Pass clusters_per_sweep "
+                "to choose it yourself",
+                WolffSweepWarning,
+                stacklevel=3,
+            )
 
     def _warn_metropolis_limit(
         self, T: npt.NDArray[np.float64], h: npt.NDArray[np.float64]
@@ -394,10 +510,11 @@ class Simulation:
         if np.any(min_acceptance > _METROPOLIS_ACCEPTANCE_LIMIT):
             worst = float(np.max(min_acceptance))
             warnings.warn(
-                f"Metropolis at T = {float(np.max(T)):.4g}: every proposal is accepted "
-                f"with probability >= {worst:.6f}, so each sweep flips nearly every "
-                "spin and the magnetisation oscillates instead of decorrelating; "
-                "use algorithm='heat-bath' at such temperatures",
+                f"Metropolis: every proposal is accepted with probability >= "
+                f"{worst:.6f} (T = {float(np.max(T)):.4g} is large against the "
+                "coupling and field), so each sweep flips nearly every spin and the "
+                "magnetisation oscillates instead of decorrelating; use "
+                "algorithm='heat-bath' here",
                 MetropolisHighTemperatureWarning,
                 stacklevel=3,
             )
@@ -442,6 +559,7 @@ class Simulation:
             "seed": self.seed,
             "threads": self.threads,
             "clusters_per_sweep": self.clusters_per_sweep,
+            "pilot_temperature": self._pilot_temperature,
             "sweeps_done": self.sweeps_done,
             "spins": self._spins.copy(),
         }
@@ -470,6 +588,7 @@ class Simulation:
             threads=int(state["threads"]),
             clusters_per_sweep=state.get("clusters_per_sweep"),
         )
+        sim._pilot_temperature = state.get("pilot_temperature")
         sim.sweeps_done = _validate.positive_int(
             "sweeps_done", int(state["sweeps_done"]), minimum=0
         )
@@ -486,17 +605,10 @@ class Simulation:
 
         A run interrupted while saving leaves the previous checkpoint intact.
         """
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=target.name + ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(self.state(), f, protocol=pickle.HIGHEST_PROTOCOL)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        state = self.state()
+        _io.write_atomically(
+            path, lambda f: pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Simulation:
@@ -572,6 +684,7 @@ def simulate(
             # clusters per sweep again on the equilibrated spins sizes the recorded
             # sweeps to about N flipped spins.
             sim.clusters_per_sweep = None
+            sim._pilot_temperature = None
     return sim.run(sweeps, temperature=T, field_schedule=sched, snapshots=snapshots)
 
 

@@ -240,7 +240,8 @@ def integrated_autocorrelation_time(
         ``1/2 + sum_{t=1}^{W} rho(t)`` in units of the sampling interval.  The
         convention is tau_int = 1/2 for uncorrelated data, so the error of the
         sample mean is ``sqrt(2 * tau_int * var(x) / n)``.  Anticorrelated data
-        give tau_int < 1/2.
+        give tau_int < 1/2; :func:`summarise` then uses 1/2 for the error of the
+        mean (never an error below the naive one).
     error : float
         Statistical error of tau_int, ``tau_int * sqrt(2 (2W + 1) / n)``
         (Madras & Sokal 1988).
@@ -471,10 +472,12 @@ def _mean_estimate(x: _FloatArray, ref: float, d: _FloatArray, c: float) -> Esti
     if _is_constant(x):
         return Estimate(ref, 0.0, tau)
     # Sum of squares over (n - 1) makes tau = 1/2 reproduce the usual standard
-    # error; tau <= 0 only arises for pathological (near-periodic) input.
+    # error. The error never goes below that naive one: anticorrelated series
+    # (tau < 1/2, e.g. Metropolis flipping almost every spin each sweep) make the
+    # windowed estimate of tau unreliable and too small, down to negative values.
     mean_d = float(d.mean())
     var = _sum_of_squares(d - mean_d) / (n - 1)
-    error = math.sqrt(2.0 * max(tau, 0.0) * var / n)
+    error = math.sqrt(2.0 * max(tau, 0.5) * var / n)
     return Estimate(ref + mean_d, error, tau)
 
 

@@ -1,0 +1,58 @@
+"""Atomic file writes: a temporary file in the target's folder, then a rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _temporary(target: Path) -> Iterator[tuple[IO[bytes], str]]:
+    fd, tmp = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f, tmp
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomically(
+    path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]
+) -> None:
+    """Call ``write(file)`` on a temporary file, then rename it to ``path``.
+
+    A reader (or a crash) sees either the old file or the complete new one. The
+    file gets the usual permissions (0666 less the umask), not mkstemp's 0600.
+
+    Raises
+    ------
+    OSError
+        If the folder of ``path`` does not exist or cannot be written; the message
+        names ``path``.
+    """
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise OSError(f"cannot write {target}: folder {folder} does not exist")
+    try:
+        with _temporary(target) as (f, tmp):
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except PermissionError as exc:
+        raise OSError(f"cannot write {target}: {exc.strerror}") from None
