@@ -60,25 +60,30 @@ struct WolffParams {
 // with the buffer at the end of the sweep.
 class WordBuffer {
   public:
-    static constexpr int kSize = 512;
+    static constexpr std::ptrdiff_t kSize = 512;
 
-    explicit WordBuffer(const StreamKey& stream) : gen_(stream) {}
+    explicit WordBuffer(const StreamKey& stream) : next(words_ + kSize), gen_(stream) {}
 
-    // Makes at least `need` words readable from `pos` (which may move).
-    void reserve(int& pos, int need) {
-        if (kSize - pos >= need) return;
-        const int kept = kSize - pos;
-        std::copy(words + pos, words + kSize, words);
-        Xoshiro256 gen = gen_;  // a local copy stays in registers
-        for (int i = kept; i < kSize; ++i) words[i] = gen.next();
-        gen_ = gen;
-        pos = 0;
+    // Last read position from which `need` words can be read without a refill.
+    const uint64_t* last_start(std::ptrdiff_t need) const {
+        return words_ + kSize - need;
     }
 
-    uint64_t words[kSize];
-    int pos = kSize;
+    // Moves the unread words, from `from` on, to the front, generates the rest and
+    // returns the new read position.
+    const uint64_t* refill(const uint64_t* from) {
+        const std::ptrdiff_t kept = words_ + kSize - from;
+        std::copy(from, static_cast<const uint64_t*>(words_ + kSize), words_);
+        Xoshiro256 gen = gen_;  // a local copy stays in registers
+        for (std::ptrdiff_t i = kept; i < kSize; ++i) words_[i] = gen.next();
+        gen_ = gen;
+        return words_;
+    }
+
+    const uint64_t* next;  // the first unread word
 
   private:
+    uint64_t words_[kSize];
     Xoshiro256 gen_;
 };
 
@@ -110,17 +115,19 @@ class WolffKernel {
     // Grows one cluster from a seed drawn from `buf` and flips it unless it is
     // bonded to the ghost spin; returns the cluster size and sets `frozen`.
     int64_t grow(WordBuffer& buf, const WolffParams& p, bool& frozen) {
-        int pos = buf.pos;
-        buf.reserve(pos, 1);
-        const Index start = static_cast<Index>(uniform_index(buf.words[pos++], n_));
+        const uint64_t* word = buf.next;
+        const uint64_t* const last_start = buf.last_start(2 * D + 1);
+        if (word > buf.last_start(1)) word = buf.refill(word);
+        const Index start = static_cast<Index>(uniform_index(*word++, n_));
         int8_t* const spins = spins_;
         Index* const queue = queue_.data();
         uint8_t* const member = in_cluster_.data();
         const uint64_t bond = p.bond;
         const int8_t seed_spin = spins[start];
+        const int8_t flipped = static_cast<int8_t>(-seed_spin);
         queue[0] = start;
         if constexpr (Ferro)
-            spins[start] = static_cast<int8_t>(-seed_spin);
+            spins[start] = flipped;
         else
             member[start] = 1;
         bool is_frozen = false;
@@ -128,8 +135,7 @@ class WolffKernel {
         bool exists[2 * D];
         std::size_t tail = 1;
         for (std::size_t head = 0; head < tail; ++head) {
-            buf.reserve(pos, 2 * D + 1);
-            const uint64_t* const words = buf.words;
+            if (word > last_start) word = buf.refill(word);
             const Index a = queue[head];
             const int sa = Ferro ? seed_spin : spins[a];
             if (p.has_field && !is_frozen) {
@@ -137,7 +143,7 @@ class WolffKernel {
                 if (sa * ha > 0.0) {
                     const uint64_t thr = spec_.field_site ? ghost_threshold(p.beta, ha)
                                                           : p.ghost_uniform;
-                    is_frozen = (words[pos++] >> 32) < thr;
+                    is_frozen = (*word++ >> 32) < thr;
                 }
             }
             steps_(a, nbr, exists);
@@ -149,21 +155,20 @@ class WolffKernel {
                     tried = exists[k] & (sb == seed_spin);
                 else
                     tried = exists[k] & !member[b] & (sa * sb < 0);
-                const uint64_t word = words[pos];
-                pos += tried;
-                const bool joins = tried & ((word >> 32) < bond);
+                const uint64_t w = *word;
+                word += tried;
+                const bool joins = tried & ((w >> 32) < bond);
                 queue[tail] = b;
                 tail += joins;
-                // Negation by mask keeps the compiler from turning this into a
-                // conditional store.
-                const int8_t mask = static_cast<int8_t>(-static_cast<int>(joins));
+                // Arithmetic, not a select, which the compiler may turn into a
+                // branch: +-1 ^ -2 is -+1.
                 if constexpr (Ferro)
-                    spins[b] = static_cast<int8_t>((sb ^ mask) - mask);
+                    spins[b] = static_cast<int8_t>(sb ^ (-2 * static_cast<int>(joins)));
                 else
                     member[b] = static_cast<uint8_t>(member[b] | joins);
             }
         }
-        buf.pos = pos;
+        buf.next = word;
         for (std::size_t i = 0; i < tail; ++i) {
             const Index a = queue[i];
             if constexpr (Ferro) {

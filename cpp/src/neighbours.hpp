@@ -81,9 +81,10 @@ class AxisSteps {
     void operator()(Index site, Index* out, bool* exists) const {
         for (int k = 0; k < D; ++k) {
             const Index r = k == 0 ? site : static_cast<Index>(rem_[k](site));
-            const bool top = r >= last_[k], bottom = r < stride_[k];
-            out[2 * k] = site + stride_[k] - (top ? block_[k] : Index{0});
-            out[2 * k + 1] = site - stride_[k] + (bottom ? block_[k] : Index{0});
+            const Index stride = k == D - 1 ? Index{1} : stride_[k];
+            const bool top = r >= last_[k], bottom = r < stride;
+            out[2 * k] = site + stride - (top ? block_[k] : Index{0});
+            out[2 * k + 1] = site - stride + (bottom ? block_[k] : Index{0});
             exists[2 * k] = Periodic || !top;
             exists[2 * k + 1] = Periodic || !bottom;
         }
