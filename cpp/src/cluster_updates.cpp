@@ -281,7 +281,8 @@ RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
 
 namespace {
 
-inline int64_t find_root(std::vector<int64_t>& parent, int64_t i) {
+template <typename Index>
+inline Index find_root(Index* parent, Index i) {
     while (parent[i] != i) {
         parent[i] = parent[parent[i]];  // path halving
         i = parent[i];
@@ -291,7 +292,8 @@ inline int64_t find_root(std::vector<int64_t>& parent, int64_t i) {
 
 // Union keeping the smaller index as root, so a cluster's root is its smallest
 // site: a canonical label that does not depend on the order bonds were added.
-inline void unite(std::vector<int64_t>& parent, int64_t a, int64_t b) {
+template <typename Index>
+inline void unite(Index* parent, Index a, Index b) {
     a = find_root(parent, a);
     b = find_root(parent, b);
     if (a == b) return;
@@ -301,70 +303,72 @@ inline void unite(std::vector<int64_t>& parent, int64_t a, int64_t b) {
         parent[a] = b;
 }
 
-}  // namespace
-
-// Limitation: bond drawing and labelling run on one thread; the union-find pass is
-// sequential, so Swendsen-Wang does not use the thread count.
-RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+template <int D, bool Periodic, typename Index>
+RunStats sw_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;
     const int64_t n = g.n_sites;
-    const int d = g.dimension();
-    std::vector<int64_t> parent(static_cast<std::size_t>(n));
-    std::vector<uint8_t> ghost(static_cast<std::size_t>(n));
+    std::vector<Index> parent_store(static_cast<std::size_t>(n));
+    std::vector<uint8_t> ghost_store(static_cast<std::size_t>(n));
+    Index* const parent = parent_store.data();
+    uint8_t* const ghost = ghost_store.data();
     MeasureScratch scratch(g);
     int64_t next_snapshot = 0;
-    int64_t nbr[10];
-    const NeighbourFinder neighbours(g);
+    const AxisSteps<D, Index, Periodic> steps(g);
+    // Bond words are drawn a chunk of sites at a time with the vectorised Philox.
+    constexpr int64_t kChunk = 2048;
+    std::vector<uint32_t> word_store(static_cast<std::size_t>((D + 1) * kChunk));
+    uint32_t* const words = word_store.data();
+    // J s_i s_j > 0 as an integer test: s_i s_j must equal the sign of J.
+    const int satisfied = spec.coupling > 0.0 ? 1 : (spec.coupling < 0.0 ? -1 : 0);
+    Index nbr[2 * D];
+    bool exists[2 * D];
 
     for (int64_t t = 0; t < spec.n_sweeps; ++t) {
         const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
         const double beta = 1.0 / spec.temperature[t];
         const double h = spec.field_uniform[t];
-        const double coupling = spec.coupling;
         const uint64_t bond =
-            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(coupling)));
+            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(spec.coupling)));
         const uint64_t ghost_uniform = ghost_threshold(beta, h);
         const bool has_field = h != 0.0 || spec.field_site != nullptr;
 
         for (int64_t i = 0; i < n; ++i) {
-            parent[i] = i;
+            parent[i] = static_cast<Index>(i);
             ghost[i] = 0;
         }
         // Bond (i, i + e_k) draws word i of sub-stream k; the ghost bond of i draws
         // word i of sub-stream d. The partition does not depend on the order in
         // which bonds are united, and its labels are canonical (smallest site).
-        StreamKey streams[6] = {StreamKey(spec.seed, Purpose::bond, 0, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 1, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 2, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 3, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 4, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 5, sweep)};
-        uint32_t words[6][4];
-        for (int64_t i = 0; i < n; ++i) {
-            if ((i & 3) == 0) {
-                const uint64_t b = static_cast<uint64_t>(i) >> 2;
-                for (int k = 0; k < d; ++k) streams[k].block(b, words[k]);
-                if (has_field) streams[d].block(b, words[d]);
-            }
-            neighbours(i, nbr);
-            const int si = spins[i];
-            for (int k = 0; k < d; ++k) {
-                const int64_t j = nbr[2 * k];
-                if (j >= 0 && coupling * si * spins[j] > 0.0 && words[k][i & 3] < bond)
-                    unite(parent, i, j);
-            }
-            if (has_field) {
-                const double hi = field_at(spec, h, i);
-                if (si * hi > 0.0) {
-                    const uint64_t thr =
-                        spec.field_site ? ghost_threshold(beta, hi) : ghost_uniform;
-                    if (words[d][i & 3] < thr) ghost[i] = 1;
+        for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+            const int64_t c1 = std::min(n, c0 + kChunk);
+            const uint64_t first_block = static_cast<uint64_t>(c0) >> 2;
+            const std::size_t n_blocks = static_cast<std::size_t>((c1 - c0 + 3) >> 2);
+            for (int k = 0; k < D + (has_field ? 1 : 0); ++k)
+                philox_fill(StreamKey(spec.seed, Purpose::bond, k, sweep), first_block,
+                            n_blocks, words + k * kChunk);
+            for (int64_t i = c0; i < c1; ++i) {
+                const Index site = static_cast<Index>(i);
+                steps(site, nbr, exists);
+                const int si = spins[i];
+                for (int k = 0; k < D; ++k) {
+                    const Index j = nbr[2 * k];
+                    if (exists[2 * k] && si * spins[j] == satisfied &&
+                        words[k * kChunk + (i - c0)] < bond)
+                        unite(parent, site, j);
+                }
+                if (has_field) {
+                    const double hi = field_at(spec, h, i);
+                    if (si * hi > 0.0) {
+                        const uint64_t thr =
+                            spec.field_site ? ghost_threshold(beta, hi) : ghost_uniform;
+                        if (words[D * kChunk + (i - c0)] < thr) ghost[i] = 1;
+                    }
                 }
             }
         }
         // Roots are smallest sites; mark ghost-bonded clusters at their root.
         for (int64_t i = 0; i < n; ++i) {
-            const int64_t root = find_root(parent, i);
+            const Index root = find_root(parent, static_cast<Index>(i));
             parent[i] = root;
             if (ghost[i]) ghost[root] = 1;
         }
@@ -373,7 +377,7 @@ RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec
         // root, so the decision does not depend on labelling order or threads.
         const StreamKey flip(spec.seed, Purpose::cluster_flip, 0, sweep);
         for (int64_t i = 0; i < n; ++i) {
-            const int64_t root = parent[i];
+            const int64_t root = static_cast<int64_t>(parent[i]);
             if (root == i) ++stats.clusters;
             if (ghost[root] == 1) continue;  // bonded to the ghost: stays
             if (root == i) ghost[i] = (flip.at(static_cast<uint64_t>(i)) >> 31) ? 2 : 3;
@@ -385,6 +389,35 @@ RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec
         record_sweep(g, spins, spec, t, h, scratch, next_snapshot);
     }
     return stats;
+}
+
+template <int D>
+RunStats sw_dimension(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    if (g.n_sites < (int64_t{1} << 32)) {
+        if (g.periodic) return sw_sweeps<D, true, uint32_t>(g, spins, spec);
+        return sw_sweeps<D, false, uint32_t>(g, spins, spec);
+    }
+    if (g.periodic) return sw_sweeps<D, true, int64_t>(g, spins, spec);
+    return sw_sweeps<D, false, int64_t>(g, spins, spec);
+}
+
+}  // namespace
+
+// Limitation: bond drawing and labelling run on one thread; the union-find pass is
+// sequential, so Swendsen-Wang does not use the thread count.
+RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    switch (g.dimension()) {
+        case 1:
+            return sw_dimension<1>(g, spins, spec);
+        case 2:
+            return sw_dimension<2>(g, spins, spec);
+        case 3:
+            return sw_dimension<3>(g, spins, spec);
+        case 4:
+            return sw_dimension<4>(g, spins, spec);
+        default:
+            return sw_dimension<5>(g, spins, spec);
+    }
 }
 
 }  // namespace neurophase
