@@ -38,68 +38,6 @@ inline int64_t uniform_index(uint64_t word, int64_t n) {
         (static_cast<uint128>(word) * static_cast<uint64_t>(n)) >> 64);
 }
 
-// Grows one Wolff cluster from `start` and flips it unless it is bonded to the
-// ghost spin; returns the cluster size and sets `frozen`.
-//
-// Ferromagnetic couplings (Ferro = true) use the classic shortcut: a site is
-// flipped as it joins, so "same sign as the seed" means "satisfied and not yet in
-// the cluster", and no membership array is read. Antiferromagnetic couplings need
-// the membership array, since members then differ in sign. Both visit neighbours
-// and draw random numbers in the same order.
-template <int D, bool Ferro>
-int64_t grow_cluster(const NeighbourFinder& neighbours, int8_t* spins,
-                     std::vector<uint8_t>& in_cluster, std::vector<int64_t>& cluster,
-                     int64_t start, Xoshiro256& rng, uint64_t bond, bool has_field,
-                     const RunSpec& spec, double beta, double h, uint64_t ghost_uniform,
-                     bool& frozen) {
-    int64_t nbr[2 * D];
-    cluster.clear();
-    cluster.push_back(start);
-    const int8_t seed_spin = spins[start];
-    if constexpr (Ferro)
-        spins[start] = static_cast<int8_t>(-seed_spin);
-    else
-        in_cluster[start] = 1;
-    frozen = false;
-    for (std::size_t head = 0; head < cluster.size(); ++head) {
-        const int64_t a = cluster[head];
-        const int sa = Ferro ? seed_spin : spins[a];
-        if (has_field && !frozen) {
-            const double ha = field_at(spec, h, a);
-            if (sa * ha > 0.0) {
-                const uint64_t thr =
-                    spec.field_site ? ghost_threshold(beta, ha) : ghost_uniform;
-                frozen = rng.next32() < thr;
-            }
-        }
-        neighbours.fixed<D>(a, nbr);
-        for (int k = 0; k < 2 * D; ++k) {
-            const int64_t b = nbr[k];
-            if (b < 0) continue;
-            if constexpr (Ferro) {
-                if (spins[b] == seed_spin && rng.next32() < bond) {
-                    spins[b] = static_cast<int8_t>(-seed_spin);
-                    cluster.push_back(b);
-                }
-            } else {
-                if (!in_cluster[b] && sa * spins[b] < 0 && rng.next32() < bond) {
-                    in_cluster[b] = 1;
-                    cluster.push_back(b);
-                }
-            }
-        }
-    }
-    for (const int64_t a : cluster) {
-        if constexpr (Ferro) {
-            if (frozen) spins[a] = seed_spin;  // undo: the ghost holds the cluster
-        } else {
-            in_cluster[a] = 0;
-            if (!frozen) spins[a] = static_cast<int8_t>(-spins[a]);
-        }
-    }
-    return static_cast<int64_t>(cluster.size());
-}
-
 // Cluster-growth parameters of one temperature and field.
 struct WolffParams {
     double beta, h;
@@ -115,23 +53,155 @@ struct WolffParams {
           has_field(h != 0.0 || spec.field_site != nullptr) {}
 };
 
-template <int D, bool Ferro>
+// The words of one sweep's xoshiro256** stream, generated ahead in blocks so the
+// cluster loop reads them from memory and can skip a draw without a branch (a
+// skipped draw just leaves the read position in place). The words are consumed in
+// stream order exactly as if drawn one at a time; the unread ones are discarded
+// with the buffer at the end of the sweep.
+class WordBuffer {
+  public:
+    static constexpr std::ptrdiff_t kSize = 512;
+
+    explicit WordBuffer(const StreamKey& stream) : next(words_ + kSize), gen_(stream) {}
+
+    // Last read position from which `need` words can be read without a refill.
+    const uint64_t* last_start(std::ptrdiff_t need) const {
+        return words_ + kSize - need;
+    }
+
+    // Moves the unread words, from `from` on, to the front, generates the rest and
+    // returns the new read position.
+    const uint64_t* refill(const uint64_t* from) {
+        const std::ptrdiff_t kept = words_ + kSize - from;
+        std::copy(from, static_cast<const uint64_t*>(words_ + kSize), words_);
+        Xoshiro256 gen = gen_;  // a local copy stays in registers
+        for (std::ptrdiff_t i = kept; i < kSize; ++i) words_[i] = gen.next();
+        gen_ = gen;
+        return words_;
+    }
+
+    const uint64_t* next;  // the first unread word
+
+  private:
+    uint64_t words_[kSize];
+    Xoshiro256 gen_;
+};
+
+// Single-cluster growth for a lattice of dimension D with site indices of type
+// Index. Members are kept in a preallocated FIFO queue: neighbours are visited and
+// random words consumed breadth-first, in the order of AxisSteps.
+//
+// Ferromagnetic couplings (Ferro = true) use the classic shortcut: a site is
+// flipped as it joins, so "same sign as the seed" means "satisfied and not yet in
+// the cluster", and no membership array is read. Antiferromagnetic couplings need
+// the membership array, since members then differ in sign. Both consume words in
+// the same order.
+//
+// The neighbour loop has no data-dependent branch: whether a bond is tried or
+// formed is random and mispredicts about half the time, so each neighbour is
+// written to the queue and to the spins unconditionally and the counts advance by
+// the outcome.
+template <int D, bool Ferro, bool Periodic, typename Index>
+class WolffKernel {
+  public:
+    WolffKernel(const Geometry& g, int8_t* spins, const RunSpec& spec)
+        : steps_(g),
+          spins_(spins),
+          spec_(spec),
+          n_(g.n_sites),
+          queue_(static_cast<std::size_t>(g.n_sites) + 1),
+          in_cluster_(Ferro ? 0 : static_cast<std::size_t>(g.n_sites), 0) {}
+
+    // Grows one cluster from a seed drawn from `buf` and flips it unless it is
+    // bonded to the ghost spin; returns the cluster size and sets `frozen`.
+    int64_t grow(WordBuffer& buf, const WolffParams& p, bool& frozen) {
+        const uint64_t* word = buf.next;
+        const uint64_t* const last_start = buf.last_start(2 * D + 1);
+        if (word > buf.last_start(1)) word = buf.refill(word);
+        const Index start = static_cast<Index>(uniform_index(*word++, n_));
+        int8_t* const spins = spins_;
+        Index* const queue = queue_.data();
+        uint8_t* const member = in_cluster_.data();
+        const uint64_t bond = p.bond;
+        const int8_t seed_spin = spins[start];
+        const int8_t flipped = static_cast<int8_t>(-seed_spin);
+        queue[0] = start;
+        if constexpr (Ferro)
+            spins[start] = flipped;
+        else
+            member[start] = 1;
+        bool is_frozen = false;
+        Index nbr[2 * D];
+        bool exists[2 * D];
+        std::size_t tail = 1;
+        for (std::size_t head = 0; head < tail; ++head) {
+            if (word > last_start) word = buf.refill(word);
+            const Index a = queue[head];
+            const int sa = Ferro ? seed_spin : spins[a];
+            if (p.has_field && !is_frozen) {
+                const double ha = field_at(spec_, p.h, static_cast<int64_t>(a));
+                if (sa * ha > 0.0) {
+                    const uint64_t thr = spec_.field_site ? ghost_threshold(p.beta, ha)
+                                                          : p.ghost_uniform;
+                    is_frozen = (*word++ >> 32) < thr;
+                }
+            }
+            steps_(a, nbr, exists);
+            for (int k = 0; k < 2 * D; ++k) {
+                const Index b = nbr[k];
+                const int8_t sb = spins[b];
+                bool tried;
+                if constexpr (Ferro)
+                    tried = exists[k] & (sb == seed_spin);
+                else
+                    tried = exists[k] & !member[b] & (sa * sb < 0);
+                const uint64_t w = *word;
+                word += tried;
+                const bool joins = tried & ((w >> 32) < bond);
+                queue[tail] = b;
+                tail += joins;
+                // Arithmetic, not a select, which the compiler may turn into a
+                // branch: +-1 ^ -2 is -+1.
+                if constexpr (Ferro)
+                    spins[b] = static_cast<int8_t>(sb ^ (-2 * static_cast<int>(joins)));
+                else
+                    member[b] = static_cast<uint8_t>(member[b] | joins);
+            }
+        }
+        buf.next = word;
+        for (std::size_t i = 0; i < tail; ++i) {
+            const Index a = queue[i];
+            if constexpr (Ferro) {
+                if (is_frozen) spins[a] = seed_spin;  // undo: the ghost holds it
+            } else {
+                member[a] = 0;
+                if (!is_frozen) spins[a] = static_cast<int8_t>(-spins[a]);
+            }
+        }
+        frozen = is_frozen;
+        return static_cast<int64_t>(tail);
+    }
+
+  private:
+    AxisSteps<D, Index, Periodic> steps_;
+    int8_t* spins_;
+    const RunSpec& spec_;
+    int64_t n_;
+    std::vector<Index> queue_;
+    std::vector<uint8_t> in_cluster_;
+};
+
+template <int D, bool Ferro, bool Periodic, typename Index>
 RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;
     const int64_t n = g.n_sites;
-    std::vector<uint8_t> in_cluster(Ferro ? 0 : static_cast<std::size_t>(n), 0);
-    std::vector<int64_t> cluster;
-    cluster.reserve(1024);
     MeasureScratch scratch(g);
     int64_t next_snapshot = 0;
-    const NeighbourFinder neighbours(g);
+    WolffKernel<D, Ferro, Periodic, Index> kernel(g, spins, spec);
 
-    auto one_cluster = [&](Xoshiro256& rng, const WolffParams& p) {
-        const int64_t start = uniform_index(rng.next(), n);
+    auto one_cluster = [&](WordBuffer& buf, const WolffParams& p) {
         bool frozen = false;
-        const int64_t size = grow_cluster<D, Ferro>(
-            neighbours, spins, in_cluster, cluster, start, rng, p.bond, p.has_field,
-            spec, p.beta, p.h, p.ghost_uniform, frozen);
+        const int64_t size = kernel.grow(buf, p, frozen);
         if (!frozen) stats.flips += size;
         ++stats.clusters;
         return size;
@@ -146,11 +216,11 @@ RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     int64_t per_sweep = spec.clusters_per_sweep;
     if (per_sweep <= 0 && spec.n_sweeps > 0) {
         const WolffParams p(spec, 0);
-        Xoshiro256 rng(
+        WordBuffer buf(
             StreamKey(spec.seed, Purpose::cluster_seed, 1, spec.first_sweep));
         int64_t built = 0, late_sites = 0, late_clusters = 0;
         while (built < 20 * n) {
-            const int64_t size = one_cluster(rng, p);
+            const int64_t size = one_cluster(buf, p);
             built += size;
             if (built > 10 * n) {
                 late_sites += size;
@@ -165,26 +235,37 @@ RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     for (int64_t t = 0; t < spec.n_sweeps; ++t) {
         const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
         const WolffParams p(spec, t);
-        Xoshiro256 rng(StreamKey(spec.seed, Purpose::cluster_seed, 0, sweep));
-        for (int64_t c = 0; c < per_sweep; ++c) one_cluster(rng, p);
+        WordBuffer buf(StreamKey(spec.seed, Purpose::cluster_seed, 0, sweep));
+        for (int64_t c = 0; c < per_sweep; ++c) one_cluster(buf, p);
         record_sweep(g, spins, spec, t, p.h, scratch, next_snapshot);
     }
     return stats;
+}
+
+// 32-bit indices halve the queue's memory traffic and make the remainders cheap.
+template <int D, bool Ferro>
+RunStats wolff_indexed(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    if (g.n_sites < (int64_t{1} << 32)) {
+        if (g.periodic) return wolff_sweeps<D, Ferro, true, uint32_t>(g, spins, spec);
+        return wolff_sweeps<D, Ferro, false, uint32_t>(g, spins, spec);
+    }
+    if (g.periodic) return wolff_sweeps<D, Ferro, true, int64_t>(g, spins, spec);
+    return wolff_sweeps<D, Ferro, false, int64_t>(g, spins, spec);
 }
 
 template <bool Ferro>
 RunStats wolff_dimension(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     switch (g.dimension()) {
         case 1:
-            return wolff_sweeps<1, Ferro>(g, spins, spec);
+            return wolff_indexed<1, Ferro>(g, spins, spec);
         case 2:
-            return wolff_sweeps<2, Ferro>(g, spins, spec);
+            return wolff_indexed<2, Ferro>(g, spins, spec);
         case 3:
-            return wolff_sweeps<3, Ferro>(g, spins, spec);
+            return wolff_indexed<3, Ferro>(g, spins, spec);
         case 4:
-            return wolff_sweeps<4, Ferro>(g, spins, spec);
+            return wolff_indexed<4, Ferro>(g, spins, spec);
         default:
-            return wolff_sweeps<5, Ferro>(g, spins, spec);
+            return wolff_indexed<5, Ferro>(g, spins, spec);
     }
 }
 
@@ -200,7 +281,8 @@ RunStats run_wolff(const Geometry& g, int8_t* spins, const RunSpec& spec) {
 
 namespace {
 
-inline int64_t find_root(std::vector<int64_t>& parent, int64_t i) {
+template <typename Index>
+inline Index find_root(Index* parent, Index i) {
     while (parent[i] != i) {
         parent[i] = parent[parent[i]];  // path halving
         i = parent[i];
@@ -210,7 +292,8 @@ inline int64_t find_root(std::vector<int64_t>& parent, int64_t i) {
 
 // Union keeping the smaller index as root, so a cluster's root is its smallest
 // site: a canonical label that does not depend on the order bonds were added.
-inline void unite(std::vector<int64_t>& parent, int64_t a, int64_t b) {
+template <typename Index>
+inline void unite(Index* parent, Index a, Index b) {
     a = find_root(parent, a);
     b = find_root(parent, b);
     if (a == b) return;
@@ -220,70 +303,72 @@ inline void unite(std::vector<int64_t>& parent, int64_t a, int64_t b) {
         parent[a] = b;
 }
 
-}  // namespace
-
-// Limitation: bond drawing and labelling run on one thread; the union-find pass is
-// sequential, so Swendsen-Wang does not use the thread count.
-RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+template <int D, bool Periodic, typename Index>
+RunStats sw_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;
     const int64_t n = g.n_sites;
-    const int d = g.dimension();
-    std::vector<int64_t> parent(static_cast<std::size_t>(n));
-    std::vector<uint8_t> ghost(static_cast<std::size_t>(n));
+    std::vector<Index> parent_store(static_cast<std::size_t>(n));
+    std::vector<uint8_t> ghost_store(static_cast<std::size_t>(n));
+    Index* const parent = parent_store.data();
+    uint8_t* const ghost = ghost_store.data();
     MeasureScratch scratch(g);
     int64_t next_snapshot = 0;
-    int64_t nbr[10];
-    const NeighbourFinder neighbours(g);
+    const AxisSteps<D, Index, Periodic> steps(g);
+    // Bond words are drawn a chunk of sites at a time with the vectorised Philox.
+    constexpr int64_t kChunk = 2048;
+    std::vector<uint32_t> word_store(static_cast<std::size_t>((D + 1) * kChunk));
+    uint32_t* const words = word_store.data();
+    // J s_i s_j > 0 as an integer test: s_i s_j must equal the sign of J.
+    const int satisfied = spec.coupling > 0.0 ? 1 : (spec.coupling < 0.0 ? -1 : 0);
+    Index nbr[2 * D];
+    bool exists[2 * D];
 
     for (int64_t t = 0; t < spec.n_sweeps; ++t) {
         const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
         const double beta = 1.0 / spec.temperature[t];
         const double h = spec.field_uniform[t];
-        const double coupling = spec.coupling;
         const uint64_t bond =
-            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(coupling)));
+            probability_threshold(-std::expm1(-2.0 * beta * std::fabs(spec.coupling)));
         const uint64_t ghost_uniform = ghost_threshold(beta, h);
         const bool has_field = h != 0.0 || spec.field_site != nullptr;
 
         for (int64_t i = 0; i < n; ++i) {
-            parent[i] = i;
+            parent[i] = static_cast<Index>(i);
             ghost[i] = 0;
         }
         // Bond (i, i + e_k) draws word i of sub-stream k; the ghost bond of i draws
         // word i of sub-stream d. The partition does not depend on the order in
         // which bonds are united, and its labels are canonical (smallest site).
-        StreamKey streams[6] = {StreamKey(spec.seed, Purpose::bond, 0, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 1, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 2, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 3, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 4, sweep),
-                                StreamKey(spec.seed, Purpose::bond, 5, sweep)};
-        uint32_t words[6][4];
-        for (int64_t i = 0; i < n; ++i) {
-            if ((i & 3) == 0) {
-                const uint64_t b = static_cast<uint64_t>(i) >> 2;
-                for (int k = 0; k < d; ++k) streams[k].block(b, words[k]);
-                if (has_field) streams[d].block(b, words[d]);
-            }
-            neighbours(i, nbr);
-            const int si = spins[i];
-            for (int k = 0; k < d; ++k) {
-                const int64_t j = nbr[2 * k];
-                if (j >= 0 && coupling * si * spins[j] > 0.0 && words[k][i & 3] < bond)
-                    unite(parent, i, j);
-            }
-            if (has_field) {
-                const double hi = field_at(spec, h, i);
-                if (si * hi > 0.0) {
-                    const uint64_t thr =
-                        spec.field_site ? ghost_threshold(beta, hi) : ghost_uniform;
-                    if (words[d][i & 3] < thr) ghost[i] = 1;
+        for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+            const int64_t c1 = std::min(n, c0 + kChunk);
+            const uint64_t first_block = static_cast<uint64_t>(c0) >> 2;
+            const std::size_t n_blocks = static_cast<std::size_t>((c1 - c0 + 3) >> 2);
+            for (int k = 0; k < D + (has_field ? 1 : 0); ++k)
+                philox_fill(StreamKey(spec.seed, Purpose::bond, k, sweep), first_block,
+                            n_blocks, words + k * kChunk);
+            for (int64_t i = c0; i < c1; ++i) {
+                const Index site = static_cast<Index>(i);
+                steps(site, nbr, exists);
+                const int si = spins[i];
+                for (int k = 0; k < D; ++k) {
+                    const Index j = nbr[2 * k];
+                    if (exists[2 * k] && si * spins[j] == satisfied &&
+                        words[k * kChunk + (i - c0)] < bond)
+                        unite(parent, site, j);
+                }
+                if (has_field) {
+                    const double hi = field_at(spec, h, i);
+                    if (si * hi > 0.0) {
+                        const uint64_t thr =
+                            spec.field_site ? ghost_threshold(beta, hi) : ghost_uniform;
+                        if (words[D * kChunk + (i - c0)] < thr) ghost[i] = 1;
+                    }
                 }
             }
         }
         // Roots are smallest sites; mark ghost-bonded clusters at their root.
         for (int64_t i = 0; i < n; ++i) {
-            const int64_t root = find_root(parent, i);
+            const Index root = find_root(parent, static_cast<Index>(i));
             parent[i] = root;
             if (ghost[i]) ghost[root] = 1;
         }
@@ -292,7 +377,7 @@ RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec
         // root, so the decision does not depend on labelling order or threads.
         const StreamKey flip(spec.seed, Purpose::cluster_flip, 0, sweep);
         for (int64_t i = 0; i < n; ++i) {
-            const int64_t root = parent[i];
+            const int64_t root = static_cast<int64_t>(parent[i]);
             if (root == i) ++stats.clusters;
             if (ghost[root] == 1) continue;  // bonded to the ghost: stays
             if (root == i) ghost[i] = (flip.at(static_cast<uint64_t>(i)) >> 31) ? 2 : 3;
@@ -304,6 +389,35 @@ RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec
         record_sweep(g, spins, spec, t, h, scratch, next_snapshot);
     }
     return stats;
+}
+
+template <int D>
+RunStats sw_dimension(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    if (g.n_sites < (int64_t{1} << 32)) {
+        if (g.periodic) return sw_sweeps<D, true, uint32_t>(g, spins, spec);
+        return sw_sweeps<D, false, uint32_t>(g, spins, spec);
+    }
+    if (g.periodic) return sw_sweeps<D, true, int64_t>(g, spins, spec);
+    return sw_sweeps<D, false, int64_t>(g, spins, spec);
+}
+
+}  // namespace
+
+// Limitation: bond drawing and labelling run on one thread; the union-find pass is
+// sequential, so Swendsen-Wang does not use the thread count.
+RunStats run_swendsen_wang(const Geometry& g, int8_t* spins, const RunSpec& spec) {
+    switch (g.dimension()) {
+        case 1:
+            return sw_dimension<1>(g, spins, spec);
+        case 2:
+            return sw_dimension<2>(g, spins, spec);
+        case 3:
+            return sw_dimension<3>(g, spins, spec);
+        case 4:
+            return sw_dimension<4>(g, spins, spec);
+        default:
+            return sw_dimension<5>(g, spins, spec);
+    }
 }
 
 }  // namespace neurophase

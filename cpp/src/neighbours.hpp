@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "neurophase/lattice.hpp"
 
@@ -29,59 +30,69 @@ class Divider {
     double inv_ = 1.0;
 };
 
-class NeighbourFinder {
+// Remainder by a fixed 32-bit divisor with two multiplications and no division
+// (Lemire, Kaser and Kurz, 2019): exact for every 32-bit numerator and divisor.
+class Remainder32 {
   public:
-    explicit NeighbourFinder(const Geometry& g) : g_(g), d_(g.dimension()) {
-        for (int k = 0; k < d_; ++k) div_[k] = Divider(g.shape[k]);
-    }
-
-    // Writes the 2d neighbours of `site` (+ then - along each axis); -1 where an
-    // open boundary has none. A periodic side of 2 lists the same site twice: both
-    // bonds count.
-    int operator()(int64_t site, int64_t* out) const {
-        switch (d_) {
-            case 1:
-                return fixed<1>(site, out);
-            case 2:
-                return fixed<2>(site, out);
-            case 3:
-                return fixed<3>(site, out);
-            case 4:
-                return fixed<4>(site, out);
-            default:
-                return fixed<5>(site, out);
-        }
-    }
-
-    // The same with the dimension known at compile time, so the axis loop unrolls.
-    template <int D>
-    int fixed(int64_t site, int64_t* out) const {
-        int64_t rest = site;
-        for (int k = D - 1; k >= 0; --k) {
-            const int64_t L = g_.shape[k];
-            const int64_t q = div_[k].quotient(rest);
-            const int64_t x = rest - q * L;
-            rest = q;
-            const int64_t stride = g_.strides[k];
-            int64_t up = -1, down = -1;
-            if (x + 1 < L)
-                up = site + stride;
-            else if (g_.periodic)
-                up = site - (L - 1) * stride;
-            if (x > 0)
-                down = site - stride;
-            else if (g_.periodic)
-                down = site + (L - 1) * stride;
-            out[2 * k] = up;
-            out[2 * k + 1] = down;
-        }
-        return 2 * D;
+    Remainder32() = default;
+    explicit Remainder32(uint64_t d) : d_(d), m_(~uint64_t{0} / d + 1) {}
+    uint32_t operator()(uint32_t n) const {
+        __extension__ using uint128 = unsigned __int128;
+        return static_cast<uint32_t>((static_cast<uint128>(m_ * n) * d_) >> 64);
     }
 
   private:
-    const Geometry& g_;
-    int d_;
-    Divider div_[5];
+    uint64_t d_ = 1, m_ = 0;
+};
+
+// Remainder for indices past 32 bits, through Divider (exact below 2^52).
+class Remainder64 {
+  public:
+    Remainder64() = default;
+    explicit Remainder64(int64_t d) : d_(d), div_(d) {}
+    int64_t operator()(int64_t n) const { return n - div_.quotient(n) * d_; }
+
+  private:
+    int64_t d_ = 1;
+    Divider div_;
+};
+
+// Neighbours of a site along each axis with the dimension and index type fixed at
+// compile time. The coordinate along axis k is never formed: only whether it is
+// first or last matters, and that shows in the index modulo L_k * stride_k (the
+// index itself for axis 0), one multiply-based remainder per axis past the first.
+// Every neighbour is a valid index (an open edge gives the periodic image) with a
+// flag saying whether the bond exists, so callers can stay branch-free.
+template <int D, typename Index, bool Periodic>
+class AxisSteps {
+  public:
+    using Rem = std::conditional_t<sizeof(Index) == 4, Remainder32, Remainder64>;
+
+    explicit AxisSteps(const Geometry& g) {
+        for (int k = 0; k < D; ++k) {
+            stride_[k] = static_cast<Index>(g.strides[k]);
+            block_[k] = static_cast<Index>(g.strides[k] * g.shape[k]);
+            last_[k] = block_[k] - stride_[k];
+            rem_[k] = Rem(block_[k]);
+        }
+    }
+
+    // Same order as NeighbourFinder: + then - along each axis.
+    void operator()(Index site, Index* out, bool* exists) const {
+        for (int k = 0; k < D; ++k) {
+            const Index r = k == 0 ? site : static_cast<Index>(rem_[k](site));
+            const Index stride = k == D - 1 ? Index{1} : stride_[k];
+            const bool top = r >= last_[k], bottom = r < stride;
+            out[2 * k] = site + stride - (top ? block_[k] : Index{0});
+            out[2 * k + 1] = site - stride + (bottom ? block_[k] : Index{0});
+            exists[2 * k] = Periodic || !top;
+            exists[2 * k + 1] = Periodic || !bottom;
+        }
+    }
+
+  private:
+    Index stride_[D], block_[D], last_[D];
+    Rem rem_[D];
 };
 
 }  // namespace neurophase
