@@ -30,9 +30,9 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_simulate_json_summary_matches_onsager_energy_at_t_2() -> None:
-    # 32 x 32 Wolff at T = 2: the energy per spin is Onsager's within finite-size
-    # effects of order 1e-3 and the run's error bar.
+def test_simulate_json_summary_matches_kaufman_energy_at_t_2() -> None:
+    # 32 x 32 Wolff at T = 2: the energy per spin is Kaufman's exact value for
+    # the finite periodic lattice, within the run's error bar.
     result = _cli(
         "simulate",
         "--side",
@@ -52,8 +52,8 @@ def test_simulate_json_summary_matches_onsager_energy_at_t_2() -> None:
     data = json.loads(result.stdout)
     energy = data["summary"]["energy"]
     assert data["sweeps"] == 3000
-    exact = float(npx.exact.onsager_energy(2.0))
-    assert abs(energy["value"] - exact) <= 4 * energy["error"] + 2e-3
+    exact = npx.exact.kaufman(32, 2.0).energy
+    assert abs(energy["value"] - exact) <= 4 * energy["error"]
 
 
 def test_records_saved_by_the_cli_equal_a_python_run(tmp_path: Path) -> None:
@@ -143,10 +143,9 @@ def test_interrupted_cli_run_resumes_to_the_uninterrupted_records(
         stdout, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode in (0, 130)
-    if proc.returncode == 130:
-        assert "interrupted" in stdout
-        assert np.load(part)["magnetisation"].size < 60000
+    assert proc.returncode == 130, "the run ended before the interrupt"
+    assert "interrupted" in stdout
+    assert 0 < np.load(part)["magnetisation"].size < 400000
     resumed = _cli("simulate", "--resume", str(ckpt), "--out", str(part), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     a, b = np.load(part), np.load(full)
@@ -158,7 +157,7 @@ def test_ctrl_c_in_python_keeps_a_consistent_state_that_continues_bitwise() -> N
     # SIGINT during Simulation.run raises RunInterrupted with the finished sweeps;
     # spins and sweep counter match them, so running the rest equals one run.
     lattice = npx.Lattice.square(128)
-    sweeps = 12000  # about a second or more: the signal arrives mid-run
+    sweeps = 40000  # over a second at any speed seen here: the signal comes mid-run
     reference = npx.Simulation(lattice, algorithm="metropolis", seed=SEED)
     full = reference.run(sweeps, temperature=2.4)
 
