@@ -97,6 +97,8 @@ void hot_start(const Geometry& g, int8_t* spins, uint64_t seed, int threads) {
     }
 }
 
+// Limitation: threads split rows, so a chain (one row) and the complete graph
+// (sequential by nature) always run on one thread.
 int effective_threads(const Geometry& g, int requested) {
     // Below ~64k sites per thread a sweep is shorter than the cost of keeping the
     // threads in step, and far shorter than a time slice lost to another process;

@@ -83,6 +83,8 @@ class WolffSweepWarning(NeurophaseWarning):
     """
 
 
+# Limitation: fixed-order Metropolis near infinite temperature flips every spin each
+# sweep (m alternates); it is detected and warned about, not corrected.
 # Metropolis accepts every move with probability at least exp(-beta * dE_max); above
 # this bound a sweep flips (nearly) every spin, the limit the warning describes.
 _METROPOLIS_ACCEPTANCE_LIMIT = 0.9
