@@ -635,3 +635,23 @@ def test_16384_squared_lattice_runs_a_metropolis_sweep() -> None:
     assert -2.0 <= run.energy[0] < -1.7
     assert run.energy[0] == pytest.approx(sim.measure()["energy"], abs=1e-12)
     assert run.attempts == lattice.n_sites
+
+
+@pytest.mark.slow
+def test_first_wolff_cluster_of_an_all_up_4096_lattice_spans_it_without_recursion() -> (
+    None
+):
+    # From all spins up at T = 1.5 every bond is satisfied, so the first cluster
+    # is the giant component of bond percolation at p = 1 - exp(-2/T) = 0.736:
+    # 1 - (1-p)^4 (isolated sites) - ~1e-3 (small clusters) = 0.994 of 16.8 M sites,
+    # whose sampling spread is ~1e-4 (in equilibrium the FK giant cluster would
+    # hold m0 = 98.7 %). Growing it must neither recurse nor overflow anything.
+    lattice = npx.Lattice.square(4096)
+    sim = npx.Simulation(
+        lattice, algorithm="wolff", start="cold", seed=SEED, clusters_per_sweep=1
+    )
+    run = sim.run(1, temperature=1.5)
+    covered = run.flips / lattice.n_sites
+    assert run.clusters == 1
+    assert 0.99 < covered < 0.997
+    assert run.magnetisation[0] == pytest.approx(1.0 - 2.0 * covered, abs=1e-12)
