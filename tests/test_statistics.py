@@ -485,3 +485,23 @@ def test_summarise_rejects_bad_input_naming_the_parameter(kwargs, pattern):
             args.pop("energy"),
             **args,
         )
+
+
+def test_summary_of_a_series_shorter_than_its_autocorrelation_carries_notes() -> None:
+    # A 10-sweep run cannot hold 20 jackknife blocks of 20 tau: the summary says so
+    # next to its numbers (not only in a log nobody configured), and a long
+    # uncorrelated run has nothing to report.
+    rng = np.random.default_rng(7)
+    short = summarise(
+        rng.choice([-1.0, 1.0], 10), rng.normal(size=10), temperature=2.0, n_sites=1
+    )
+    assert short.notes
+    assert all(note in short.table() for note in short.notes)
+    long_run = summarise(
+        rng.choice([-1.0, 1.0], 20000),
+        rng.normal(size=20000),
+        temperature=2.0,
+        n_sites=1,
+    )
+    assert long_run.notes == ()
+    assert long_run.magnetisation.tau_int >= 0.5

@@ -44,15 +44,25 @@ def write_atomically(
         names ``path``.
     """
     target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        raise OSError(f"cannot write {target}: folder {folder} does not exist")
+    check_writable(target)
     try:
         with _temporary(target) as (f, tmp):
             write(f)
             f.flush()
             os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+            os.replace(tmp, target)
     except PermissionError as exc:
         raise OSError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise OSError naming ``path`` unless it can be written as a file."""
+    target = Path(path)
+    if target.is_dir():
+        raise OSError(f"cannot write {target}: it is a folder, not a file")
+    folder = target.parent
+    if not folder.exists():
+        raise OSError(f"cannot write {target}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OSError(f"cannot write {target}: {folder} is not a folder")

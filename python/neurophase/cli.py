@@ -85,6 +85,8 @@ def _save_checkpoint(path: Path, job: dict[str, Any]) -> None:
 
 
 def _load_checkpoint(path: str) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise ValueError(f"--resume: no checkpoint file {path}")
     try:
         with open(path, "rb") as f:
             job = pickle.load(f)
@@ -142,8 +144,11 @@ def _simulate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     for path, option in ((out, "--out"), (checkpoint, "--checkpoint")):
-        if path is not None and not path.parent.is_dir():
-            raise ValueError(f"{option}: folder {path.parent} does not exist")
+        if path is not None:
+            try:
+                _io.check_writable(path)
+            except OSError as exc:
+                raise ValueError(f"{option}: {exc}") from None
 
     if args.resume:
         given = [k for k in _SYSTEM_DEFAULTS if getattr(args, k) is not None]
@@ -234,7 +239,8 @@ def _simulate(args: argparse.Namespace) -> int:
                 f"interrupted after {job['burn_in_done']} burn-in and "
                 f"{job['magnetisation'].size} recorded sweeps"
                 + (f"; saved {', '.join(written)}" if written else "; nothing saved")
-                + (f"; continue with --resume {checkpoint}" if checkpoint else "")
+                + (f"; continue with --resume {checkpoint}" if checkpoint else ""),
+                soft_wrap=True,
             )
             return 130
 
@@ -251,8 +257,7 @@ def _simulate(args: argparse.Namespace) -> int:
             "seed": sim.seed,
             "wall_time_s": wall,
         }
-        if m.size >= 2:
-            result["summary"] = _summary(sim, m, e, T).as_dict()
+        result["summary"] = _summary(sim, m, e, T).as_dict() if m.size >= 2 else None
         print(json.dumps(result, indent=2))
         return 0
 
@@ -261,11 +266,16 @@ def _simulate(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     table.add_column("error", justify="right")
     table.add_column("tau_int", justify="right")
+    notes = ["fewer than 2 recorded sweeps: no summary"]
     if m.size >= 2:
-        for name, est in _summary(sim, m, e, T).estimates().items():
+        summary = _summary(sim, m, e, T)
+        for name, est in summary.estimates().items():
             tau = "" if np.isnan(est.tau_int) else f"{est.tau_int:.3g}"
             table.add_row(name, f"{est.value:.6g}", f"{est.error:.2g}", tau)
+        notes = list(summary.notes)
     console.print(table)
+    for note in notes:
+        console.print(f"note: {note}", soft_wrap=True)
     rate = "n/a"
     if sim.algorithm in ("metropolis", "heat-bath") and wall > 0:
         rate = f"{job['attempts'] / wall / 1e9:.3f} spin updates/ns"
@@ -273,7 +283,8 @@ def _simulate(args: argparse.Namespace) -> int:
         rate = f"{job['flips'] / wall / 1e9:.3f} flipped spins/ns"
     console.print(
         f"{m.size} sweeps after {job['burn_in_done']} burn-in sweeps, seed {sim.seed}, "
-        f"{wall:.3g} s in the engine while recording ({rate})"
+        f"{wall:.3g} s in the engine while recording ({rate})",
+        soft_wrap=True,
     )
     return 0
 

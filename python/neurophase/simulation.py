@@ -36,6 +36,7 @@ import math
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -158,6 +159,8 @@ class Run:
         same either way.
     clusters_per_sweep : int or None
         Wolff: the number of clusters per sweep; None for other algorithms.
+        ``clusters`` and ``flips`` include those of the pilot run, if this run
+        chose the clusters per sweep.
     wall_time : float
         Seconds spent in the engine.
     """
@@ -167,14 +170,16 @@ class Run:
     coupling: float
     seed: int
     first_sweep: int
-    magnetisation: npt.NDArray[np.float64]
-    energy: npt.NDArray[np.float64]
-    staggered_magnetisation: npt.NDArray[np.float64] | None
-    temperature: npt.NDArray[np.float64]
-    field: npt.NDArray[np.float64]
-    site_field: npt.NDArray[np.float64] | None
-    snapshot_sweeps: npt.NDArray[np.int64]
-    snapshots: npt.NDArray[np.int8]
+    magnetisation: npt.NDArray[np.float64] = dataclass_field(repr=False)
+    energy: npt.NDArray[np.float64] = dataclass_field(repr=False)
+    staggered_magnetisation: npt.NDArray[np.float64] | None = dataclass_field(
+        repr=False
+    )
+    temperature: npt.NDArray[np.float64] = dataclass_field(repr=False)
+    field: npt.NDArray[np.float64] = dataclass_field(repr=False)
+    site_field: npt.NDArray[np.float64] | None = dataclass_field(repr=False)
+    snapshot_sweeps: npt.NDArray[np.int64] = dataclass_field(repr=False)
+    snapshots: npt.NDArray[np.int8] = dataclass_field(repr=False)
     attempts: int
     flips: int
     clusters: int
@@ -492,7 +497,7 @@ class Simulation:
                 "larger and each sweep does far more work. Pass clusters_per_sweep "
                 "to choose it yourself",
                 WolffSweepWarning,
-                stacklevel=3,
+                stacklevel=_user_stacklevel(),
             )
 
     def _warn_metropolis_limit(
@@ -509,6 +514,9 @@ class Simulation:
         )
         delta_e_max = 2.0 * (z * J + h_max)
         min_acceptance = np.exp(-delta_e_max / T)
+        # Where every move has dE = 0 (J = 0 and h = 0) they are accepted with
+        # probability 1/2 and nothing oscillates.
+        min_acceptance[delta_e_max == 0.0] = 0.0
         if np.any(min_acceptance > _METROPOLIS_ACCEPTANCE_LIMIT):
             worst = float(np.max(min_acceptance))
             warnings.warn(
@@ -518,7 +526,7 @@ class Simulation:
                 "magnetisation oscillates instead of decorrelating; use "
                 "algorithm='heat-bath' here",
                 MetropolisHighTemperatureWarning,
-                stacklevel=3,
+                stacklevel=_user_stacklevel(),
             )
 
     def measure(self) -> dict[str, float]:
@@ -688,6 +696,16 @@ def simulate(
             sim.clusters_per_sweep = None
             sim._pilot_temperature = None
     return sim.run(sweeps, temperature=T, field_schedule=sched, snapshots=snapshots)
+
+
+def _user_stacklevel() -> int:
+    """Stack level of the first caller outside this module, for warnings."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def _per_sweep(name: str, value: Any, sweeps: int) -> npt.NDArray[np.float64]:

@@ -62,6 +62,7 @@ U. Wolff, Comput. Phys. Commun. 156, 143 (2004), hep-lat/0306017.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -399,6 +400,7 @@ class Summary:
     n_samples: int
     temperature: float
     n_sites: int
+    notes: tuple[str, ...] = ()
 
     def estimates(self) -> dict[str, Estimate]:
         """Return the estimates by name, in table order, omitting absent ones."""
@@ -426,6 +428,7 @@ class Summary:
         for name, est in self.estimates().items():
             tau = f"{est.tau_int:9.3g}" if math.isfinite(est.tau_int) else f"{'-':>9}"
             lines.append(f"{name:<30} {est.value:>15.8g} {est.error:>11.3g} {tau}")
+        lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -447,6 +450,7 @@ class Summary:
         for name in _ESTIMATE_FIELDS:
             est = getattr(self, name)
             out[name] = None if est is None else est.as_dict()
+        out["notes"] = list(self.notes)
         return out
 
 
@@ -477,7 +481,8 @@ def _mean_estimate(x: _FloatArray, ref: float, d: _FloatArray, c: float) -> Esti
     # windowed estimate of tau unreliable and too small, down to negative values.
     mean_d = float(d.mean())
     var = _sum_of_squares(d - mean_d) / (n - 1)
-    error = math.sqrt(2.0 * max(tau, 0.5) * var / n)
+    tau = max(tau, 0.5)
+    error = math.sqrt(2.0 * tau * var / n)
     return Estimate(ref + mean_d, error, tau)
 
 
@@ -539,7 +544,7 @@ def _jackknife(
     return math.sqrt((n_blocks - 1) / n_blocks * _sum_of_squares(dev))
 
 
-def summarise(
+def _summarise(
     magnetisation: ArrayLike,
     energy: ArrayLike,
     *,
@@ -719,3 +724,51 @@ def summarise(
         temperature=temperature,
         n_sites=n_sites,
     )
+
+
+class _NoteCollector(logging.Handler):
+    """Keeps the data-quality warnings logged while one summary is computed."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.notes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.notes.append(record.getMessage())
+
+
+def summarise(
+    magnetisation: ArrayLike,
+    energy: ArrayLike,
+    *,
+    temperature: float,
+    n_sites: int,
+    staggered_magnetisation: ArrayLike | None = None,
+) -> Summary:
+    # The docstring is _summarise's (below), with the note on data quality.
+    collector = _NoteCollector()
+    logger.addHandler(collector)
+    try:
+        result = _summarise(
+            magnetisation,
+            energy,
+            temperature=temperature,
+            n_sites=n_sites,
+            staggered_magnetisation=staggered_magnetisation,
+        )
+    finally:
+        logger.removeHandler(collector)
+    return dataclasses.replace(result, notes=tuple(dict.fromkeys(collector.notes)))
+
+
+summarise.__doc__ = (
+    (_summarise.__doc__ or "")
+    + """
+    Notes
+    -----
+    Data-quality warnings (a series too short for its autocorrelation time,
+    jackknife blocks too short) are logged and also kept in ``Summary.notes``,
+    so they travel with the numbers they qualify. ``tau_int`` of a mean is the
+    value used for its error, at least 1/2.
+    """
+)
