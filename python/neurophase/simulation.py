@@ -686,7 +686,10 @@ def simulate(
                 f"field_schedule must have shape ({sweeps},), got {sched.shape}"
             )
     if burn_in:
-        T0 = float(T[0]) if T.size else float(np.asarray(temperature).reshape(-1)[0])
+        first_temperature = np.asarray(temperature, dtype=np.float64).reshape(-1)
+        if first_temperature.size == 0:
+            raise ValueError("temperature: an empty schedule gives burn-in no value")
+        T0 = float(first_temperature[0])
         h0 = None if sched is None or sched.size == 0 else np.full(burn_in, sched[0])
         sim.run(burn_in, temperature=T0, field_schedule=h0, record=False)
         if algorithm == "wolff" and clusters_per_sweep is None:
