@@ -22,6 +22,12 @@ from . import (
     _io,
     build_info,
 )
+from .simulation import _InterruptFlag
+
+
+class _InterruptedBetweenRuns(Exception):
+    """Ctrl-C arrived between two engine calls of a CLI job."""
+
 
 # Options that define the simulated system: on --resume they come from the
 # checkpoint, and giving them again is an error rather than silently ignored.
@@ -203,7 +209,12 @@ def _simulate(args: argparse.Namespace) -> int:
         return run.wall_time / max(run.sweeps, 1)
 
     save()  # an unwritable --out or --checkpoint fails now, not after the run
-    with Progress(console=console, transient=True, disable=args.quiet) as progress:
+    # Ctrl-C between engine calls (while saving, say) only sets a flag, read after
+    # each save; inside Simulation.run it raises RunInterrupted.
+    with (
+        Progress(console=console, transient=True, disable=args.quiet) as progress,
+        _InterruptFlag() as between_runs,
+    ):
         try:
             for phase, total_key, done_key, record in (
                 ("burn-in", "burn_in", "burn_in_done", False),
@@ -224,9 +235,11 @@ def _simulate(args: argparse.Namespace) -> int:
                         n = min(n, 10)
                     per_sweep = advance(n, record)
                     save()
-        except RunInterrupted as exc:
-            run = exc.run
-            if run.sweeps:
+                    if between_runs.raised:
+                        raise _InterruptedBetweenRuns
+        except (RunInterrupted, _InterruptedBetweenRuns) as exc:
+            run = exc.run if isinstance(exc, RunInterrupted) else None
+            if run is not None and run.sweeps:
                 if run.magnetisation.size:
                     job["magnetisation"] = np.concatenate(
                         [job["magnetisation"], run.magnetisation]
