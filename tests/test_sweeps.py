@@ -10,6 +10,7 @@ tolerance policy of conftest.py; bad input raises a clear error.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -418,6 +419,31 @@ def test_a_killed_dask_worker_loses_no_task_and_changes_no_number(
     assert killed
     assert_same_results(result, reference)
     dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_data_quality_notes_stay_with_their_own_task_on_threads(tmp_path: Path) -> None:
+    # Short runs near T_c give notes (tau_int windows that do not close, short
+    # jackknife blocks). Tasks running side by side on threads must each keep
+    # exactly the notes of a run of that task alone.
+    spec = _spec(
+        f"""
+[sweep]
+seed = {SEED}
+sweeps = 1500
+burn_in = 100
+[grid]
+geometry = "square"
+L = 16
+temperature = [2.2, 2.3, 2.4]
+algorithm = "metropolis"
+seed = [0, 1]
+"""
+    )
+    result = sweeps.run_sweep(spec, tmp_path / "n.h5", executor="threads", workers=2)
+    alone = [sweeps.run_task(t.parameters(), 1, False) for t in spec.tasks()]
+    stored = [json.loads(n) for n in result.table.sort_values("index")["notes"]]
+    assert stored == [r["meta"]["notes"] for r in alone]
+    assert any(stored), "no task had a note: the check would be empty"
 
 
 def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(

@@ -442,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--workers",
         type=int,
-        help="tasks in flight (local: cores // threads per task; Dask: all threads)",
+        help="tasks in flight (local: cores // threads per task; Dask: 2 x threads)",
     )
     sweep.add_argument(
         "--threads-per-task",

@@ -71,7 +71,8 @@ from . import _io, _validate
 from ._info import __version__
 from .lattice import MAX_DIMENSION, Lattice
 from .simulation import ALGORITHMS, _check_algorithm, simulate
-from .statistics import integrated_autocorrelation_time
+from .statistics import Estimate, integrated_autocorrelation_time
+from .statistics import logger as statistics_logger
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -595,13 +596,15 @@ def run_task(
         # thread; one summary at a time keeps each task's notes its own.
         with _SUMMARY_LOCK:
             summary = run.summary()
+            energy2, energy2_notes = _mean_estimate(run.energy**2)
         if capture_warnings:
             notes.extend(f"{w.category.__name__}: {w.message}" for w in caught)
     notes.extend(summary.notes)
+    notes.extend(f"energy2: {note}" for note in energy2_notes)
 
     scalars: dict[str, float] = {}
     estimates = summary.estimates()
-    estimates["energy2"] = _mean_estimate(run.energy**2)
+    estimates["energy2"] = energy2
     for name in QUANTITIES:
         est = estimates.get(name)
         scalars[name] = math.nan if est is None else est.value
@@ -631,15 +634,32 @@ def run_task(
     return {"parameters": p, "scalars": scalars, "series": series, "meta": meta}
 
 
-def _mean_estimate(x: npt.NDArray[np.float64]) -> Any:
-    from .statistics import Estimate
+class _NoteCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.notes: list[str] = []
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.notes.append(record.getMessage())
+
+
+def _mean_estimate(x: npt.NDArray[np.float64]) -> tuple[Estimate, list[str]]:
+    """Mean of a per-sweep series with the summary's error rule, and its notes.
+
+    ``error = sqrt(2 tau_int var / n)`` with the windowed ``tau_int`` (at least
+    1/2); the notes are the data-quality messages of the ``tau_int`` estimate.
+    """
     if np.all(x == x[0]):
-        return Estimate(float(x[0]), 0.0, 0.5)
-    tau, _ = integrated_autocorrelation_time(x)
+        return Estimate(float(x[0]), 0.0, 0.5), []
+    collector = _NoteCollector()
+    statistics_logger.addHandler(collector)
+    try:
+        tau, _ = integrated_autocorrelation_time(x)
+    finally:
+        statistics_logger.removeHandler(collector)
     tau = max(tau, 0.5)
     error = math.sqrt(2.0 * tau * float(np.var(x, ddof=1)) / x.size)
-    return Estimate(float(np.mean(x)), error, tau)
+    return Estimate(float(np.mean(x)), error, tau), collector.notes
 
 
 # ---------------------------------------------------------------------------
@@ -757,6 +777,8 @@ def _write_result(
         tasks = f.create_group("tasks")
         for name, values in _columns(records).items():
             if values.dtype == object:
+                # Limitation: HDF5 filters do not apply to variable-length
+                # strings, so text columns carry no Fletcher-32 checksum.
                 tasks.create_dataset(
                     name, data=values.astype(str).tolist(), dtype=h5py.string_dtype()
                 )
@@ -819,6 +841,8 @@ def _read_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
                 if values.dtype.kind == "O":
                     values = np.array([v.decode() for v in values], dtype=object)
                 columns[name] = values
+            # Limitation: every series is read into memory at once; a sweep with
+            # more series than memory needs h5py on the file directly.
             series_group = f["series"]
             series = {
                 key: {name: g[name][()] for name in g}
@@ -1211,7 +1235,8 @@ def run_sweep(
         all are done; running the same sweep again skips them (resume).
     workers : int, optional
         Tasks in flight. Local default: usable cores // ``threads_per_task``.
-        On Dask: default the scheduler's total worker threads.
+        On Dask: default twice the cluster's worker threads (tasks queue on
+        the workers).
     threads_per_task : int, optional
         OpenMP threads of each task's engine. Local default:
         max(1, cores // workers), so that workers x threads never exceeds the
@@ -1377,10 +1402,15 @@ def _local_pool(executor: str, workers: int) -> cf.Executor:
     # Fork after OpenMP has started threads can hang the child; forkserver forks
     # from a clean server process, spawn starts a fresh interpreter.
     methods = multiprocessing.get_all_start_methods()
-    method = "forkserver" if "forkserver" in methods else "spawn"
-    return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context(method)
-    )
+    context: multiprocessing.context.BaseContext
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        # The server imports the package once (no OpenMP region runs there, so
+        # no threads exist to break the fork); each worker starts ready to run.
+        context.set_forkserver_preload(["neurophase.sweeps"])
+    else:
+        context = multiprocessing.get_context("spawn")
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 def _run_on_dask(
@@ -1397,6 +1427,8 @@ def _run_on_dask(
         import distributed
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise ImportError("running on Dask needs dask[distributed]") from exc
+    # Limitation: Dask does not count OpenMP threads; with threads_per_task > 1
+    # the workers must be started with that many fewer Dask threads per core.
     threads = (
         1
         if threads_per_task is None
@@ -1419,7 +1451,9 @@ def _run_on_dask(
             ) from None
     try:
         if workers is None:
-            workers = max(1, sum(client.nthreads().values()))
+            # Two tasks per worker thread: each worker has its next task at hand
+            # when one finishes, instead of waiting a round trip to the driver.
+            workers = max(1, 2 * sum(client.nthreads().values()))
         window = _validate.positive_int("workers", workers)
         queue = iter(pending)
         futures: dict[Any, Task] = {}
