@@ -834,6 +834,7 @@ def _read_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
             if f.attrs.get("format") != FILE_FORMAT:
                 raise _corrupt_result(path, "not a neurophase sweep file")
             spec_json = str(f.attrs["spec"])
+            json.loads(spec_json)
             n = int(f.attrs["n_tasks"])
             columns = {}
             for name, ds in f["tasks"].items():
@@ -875,21 +876,26 @@ def _read_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
         "neurophase_version",
         "finished",
     )
-    for i in range(n):
-        row = {name: _plain(values[i]) for name, values in columns.items()}
-        parameters = {k: row[k] for k in parameter_names if k in row}
-        parameters["seed"] = int(columns["seed"][i])
-        parameters["series"] = bool(row["series"])
-        meta = {k: row[k] for k in meta_names}
-        meta["notes"] = json.loads(row["notes"])
-        records.append(
-            {
-                "parameters": parameters,
-                "scalars": {k: row[k] for k in scalar_names},
-                "meta": meta,
-                "series": series.get(row["key"], {}),
-            }
-        )
+    try:
+        for i in range(n):
+            row = {name: _plain(values[i]) for name, values in columns.items()}
+            parameters = {k: row[k] for k in parameter_names if k in row}
+            parameters["seed"] = int(columns["seed"][i])
+            parameters["series"] = bool(row["series"])
+            meta = {k: row[k] for k in meta_names}
+            meta["notes"] = json.loads(row["notes"])
+            records.append(
+                {
+                    "parameters": parameters,
+                    "scalars": {k: row[k] for k in scalar_names},
+                    "meta": meta,
+                    "series": series.get(row["key"], {}),
+                }
+            )
+    except (KeyError, ValueError) as exc:
+        raise _corrupt_result(
+            path, f"incomplete (missing or bad column {exc})"
+        ) from None
     return spec_json, records
 
 
@@ -1021,10 +1027,13 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepResult:
     spec_json, records = _read_records(path)
     import h5py
 
-    with h5py.File(path, "r") as f:
-        version = str(f.attrs["neurophase_version"])
-        source = str(f.attrs.get("spec_toml", ""))
-    spec = SweepSpec.from_dict(json.loads(spec_json), source=source)
+    try:
+        with h5py.File(path, "r") as f:
+            version = str(f.attrs["neurophase_version"])
+            source = str(f.attrs.get("spec_toml", ""))
+        spec = SweepSpec.from_dict(json.loads(spec_json), source=source)
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise _corrupt_result(path, f"unreadable ({exc})") from None
     if spec.canonical_json() != spec_json:
         raise _corrupt_result(
             path, "inconsistent (its specification does not parse back)"
