@@ -646,6 +646,35 @@ def test_a_sweep_killed_with_sigkill_resumes_with_the_same_command_bitwise(
     assert_same_results(sweeps.load_sweep(out), reference)
 
 
+def test_series_are_optional_and_asking_for_missing_ones_is_a_clear_error(
+    tmp_path: Path, reference: sweeps.SweepResult
+) -> None:
+    # Without series the summary numbers are the same (same seeds, same runs).
+    spec = _spec(SMALL_SPEC.replace("burn_in = 200", "burn_in = 200\nseries = false"))
+    result = sweeps.run_sweep(spec, tmp_path / "s.h5", executor="threads")
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert len(f["series"]) == 0
+    with pytest.raises(ValueError, match="kept no time series"):
+        result.series(0)
+    np.testing.assert_array_equal(result.table["binder"], reference.table["binder"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"workers": 0}, ValueError, "workers must be an integer >= 1"),
+        ({"threads_per_task": 0}, ValueError, "threads_per_task must be an integer"),
+        ({"executor": "mpi"}, ValueError, "executor must be 'processes' or 'threads'"),
+        ({"scheduler": "tcp://x:1", "client": object()}, ValueError, "not both"),
+    ],
+)
+def test_bad_run_parameters_are_refused_by_name(
+    tmp_path: Path, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        sweeps.run_sweep(_spec(), tmp_path / "x.h5", **kwargs)
+
+
 def test_cli_errors_name_the_problem_and_exit_with_status_2(tmp_path: Path) -> None:
     spec_file = tmp_path / "bad.toml"
     spec_file.write_text("[grid]\ngeometry='chain'\nL=4\ntemperature=[]\n")
@@ -653,3 +682,21 @@ def test_cli_errors_name_the_problem_and_exit_with_status_2(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "grid.temperature is empty" in result.stderr
     assert str(spec_file) in result.stderr
+    spec_file.write_text(SMALL_SPEC)
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    result = _cli(
+        str(spec_file),
+        "--out",
+        str(tmp_path / "x.h5"),
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        "--timeout",
+        "2",
+        "--quiet",
+    )
+    assert result.returncode == 2
+    assert "cannot reach the Dask scheduler" in result.stderr
+    assert time.monotonic() - start < 60
