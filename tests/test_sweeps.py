@@ -675,6 +675,7 @@ def test_bad_run_parameters_are_refused_by_name(
         sweeps.run_sweep(_spec(), tmp_path / "x.h5", **kwargs)
 
 
+@pytest.mark.slow
 def test_cli_errors_name_the_problem_and_exit_with_status_2(tmp_path: Path) -> None:
     spec_file = tmp_path / "bad.toml"
     spec_file.write_text("[grid]\ngeometry='chain'\nL=4\ntemperature=[]\n")
