@@ -14,7 +14,7 @@ import os
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import exact, statistics
+from . import exact, statistics, sweeps
 from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
@@ -49,4 +49,5 @@ __all__ = [
     "simulate",
     "statistics",
     "summarise",
+    "sweeps",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``neurophase simulate`` and ``neurophase info``."""
+"""Command line: ``neurophase simulate``, ``sweep`` and ``info``."""
 
 from __future__ import annotations
 
@@ -308,6 +308,69 @@ def _summary(sim: Simulation, m: np.ndarray, e: np.ndarray, temperature: float) 
     return summarise(m, e, temperature=temperature, n_sites=sim.lattice.n_sites)
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from . import sweeps
+
+    console = Console(stderr=True)
+    spec = sweeps.SweepSpec.from_file(args.spec)
+    out = Path(args.out)
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else args.executor
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=args.quiet) as bar:
+        task_id = bar.add_task(f"sweep ({where})", total=spec.n_tasks)
+        resumed = [0]
+
+        def show(p: sweeps.Progress) -> None:
+            resumed[0] = p.resumed
+            bar.update(task_id, completed=p.done)
+
+        try:
+            result = sweeps.run_sweep(
+                spec,
+                out,
+                workers=args.workers,
+                threads_per_task=args.threads_per_task,
+                executor=args.executor,
+                scheduler=args.scheduler,
+                repair=args.repair,
+                connect_timeout=args.timeout,
+                progress=show,
+            )
+        except KeyboardInterrupt:
+            console.print(
+                f"interrupted; finished tasks are kept in {sweeps.parts_folder(out)}: "
+                "run the same command again to continue",
+                soft_wrap=True,
+            )
+            return 130
+        except sweeps.SweepTaskError as exc:
+            raise ValueError(str(exc)) from None
+    wall = float(result.table["wall_time"].sum())
+    console.print(
+        f"{spec.n_tasks} tasks ({spec.n_tasks - resumed[0]} run now, {resumed[0]} "
+        f"done before) in {out}; {wall:.3g} s of task time",
+        soft_wrap=True,
+    )
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     info = build_info()
     if args.json:
@@ -375,6 +438,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=_simulate)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a parameter sweep from a TOML specification into one HDF5 file",
+        description="Run every grid point of a sweep (locally or on a Dask "
+        "cluster). Finished tasks are kept in FILE.parts/ as they finish; the same "
+        "command resumes an interrupted sweep, and the results equal those of an "
+        "uninterrupted run bitwise.",
+    )
+    sweep.add_argument("spec", help="sweep specification (TOML)")
+    sweep.add_argument("--out", required=True, help="result file (HDF5)")
+    sweep.add_argument(
+        "--scheduler", help="Dask scheduler address such as tcp://host:8786"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        help="tasks in flight (local: cores // threads per task; Dask: 2 x threads)",
+    )
+    sweep.add_argument(
+        "--threads-per-task",
+        type=int,
+        help="OpenMP threads per task (local: cores // workers; Dask: 1)",
+    )
+    sweep.add_argument(
+        "--executor",
+        choices=("processes", "threads"),
+        default="processes",
+        help="local executor when no --scheduler is given (processes)",
+    )
+    sweep.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the Dask scheduler (10)",
+    )
+    sweep.add_argument(
+        "--repair",
+        action="store_true",
+        help="delete damaged task files and set a damaged result file aside as "
+        "FILE.corrupt; their tasks run again",
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_sweep)
 
     info = sub.add_parser("info", help="version, OpenMP, threads and SIMD paths")
     info.add_argument("--json", action="store_true")
