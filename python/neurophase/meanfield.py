@@ -562,6 +562,8 @@ def spinodal(
     return _out(m_s), _out(np.maximum(h_s, 0.0))
 
 
+# Limitation: mean field has no nucleation, so its coercive field is the spinodal
+# field; a lattice reverses earlier (droplets), which is what lattice loops show.
 def coercive_field(temperature: npt.ArrayLike, zJ: float = 1.0) -> float | FloatArray:
     """Coercive field ``h_c(T)`` of a quasi-static mean-field hysteresis loop.
 
@@ -669,6 +671,8 @@ def hysteresis_loop(
     hs = np.linspace(-amp, amp, int(points))
 
     if method == "quasistatic":
+        # The sweep is sequential in h (each state is the next m_prev); every
+        # step is one batched kernel call over the temperatures.
         up = np.empty((hs.size, *t.shape))
         down = np.empty_like(up)
         m = np.asarray(
@@ -870,6 +874,8 @@ def bethe_magnetisation(
     j = _coupling_bethe(coupling)
     t, h = np.broadcast_arrays(t, h)
     out = np.empty(t.shape)
+    # Limitation: one brentq search per element in Python (~50 us each); meant for
+    # curves of up to ~10^4 points, not for batched activation evaluation.
     for idx in np.ndindex(t.shape):
         out[idx] = bethe_roots(
             float(t[idx]), float(h[idx]), coordination=z, coupling=j
@@ -1100,6 +1106,9 @@ def glauber_dynamics(
         x, gain = drive(time, y)
         return (zj * np.asarray(act.tanh_derivative(x, gain)) - 1.0) / tau_v
 
+    # Limitation: one sweep = one unit of tau is exact for random-sequential
+    # (continuous-time) Glauber updates; a checkerboard sweep updates every spin
+    # exactly once, so fast transients can differ by O(1) sweeps.
     options: dict[str, Any] = {}
     if method == "LSODA":
         # Banded storage with no off-diagonals: the channels of the batch are
