@@ -44,7 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from scipy import integrate, optimize, sparse, stats
-from scipy.special import xlogy
+from scipy.special import expit, xlogy
 
 from . import activations as act
 
@@ -1169,6 +1169,13 @@ def _quench_start(
     return s, t0, kk, tmin, np.maximum(tmin, t0 - kk * s)
 
 
+def _linear_time_below(
+    start: FloatArray, resting: float | FloatArray, level: float, rate: float
+) -> FloatArray:
+    """Time a linear reheating from ``start`` to ``resting`` spends below ``level``."""
+    return np.asarray(np.maximum(0.0, np.minimum(level, resting) - start) / rate)
+
+
 @dataclass(frozen=True)
 class LinearReheating:
     """Quench with linear reheating: ``T(t) = min(T0, T_start + r t)`` for ``t >= 0``.
@@ -1222,9 +1229,12 @@ class LinearReheating:
 
     def time_below(self, temperature: float) -> FloatArray:
         """Time spent below ``temperature`` (the ``r -> 0`` firing time for a
-        threshold temperature, ``T_c`` or ``T_theta``): ``(T - T_start)_+ / r``."""
-        level = min(_positive("temperature", temperature), self.resting_temperature)
-        return np.maximum(0.0, level - self.start_temperature) / self.rate
+        threshold temperature, ``T_c`` or ``T_theta``): ``(T - T_start)_+ / r``
+        with ``T`` capped at ``T0``."""
+        level = _positive("temperature", temperature)
+        return _linear_time_below(
+            self.start_temperature, self.resting_temperature, level, self.rate
+        )
 
 
 @dataclass(frozen=True)
@@ -1780,20 +1790,17 @@ def _logistic_noise_rate(
     """
 
     def integrand(eps: float) -> FloatArray:
-        sched = LinearReheating.create(
-            stimulus,
-            resting_temperature + sigma * eps,
-            k=k,
-            rate=rate,
-            minimum_temperature=minimum_temperature,
-        )
-        weight = stats.logistic.pdf(eps)
-        return np.asarray(sched.time_below(zj) * weight)
+        rest = resting_temperature + sigma * eps
+        start = np.maximum(minimum_temperature, rest - k * stimulus)
+        density = expit(eps) * expit(-eps)  # standard logistic density
+        return _linear_time_below(start, rest, zj, rate) * density
 
     # Beyond |eps| = 45 the logistic density is below 1e-19; on the cold side
     # the resting temperature must stay above the floor.
     lower = max(-45.0, (2.0 * minimum_temperature - resting_temperature) / sigma)
-    value, _ = integrate.quad_vec(integrand, lower, 45.0, epsabs=1e-11, epsrel=1e-10)
+    value, _ = integrate.quad_vec(
+        integrand, lower, 45.0, epsabs=1e-11 * zj / rate, epsrel=1e-10
+    )
     return np.asarray(value)
 
 
