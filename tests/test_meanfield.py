@@ -553,6 +553,22 @@ def test_slow_linear_reheating_gives_a_relu_converging_as_the_rate_falls() -> No
 
 
 @pytest.mark.slow
+def test_small_threshold_relu_has_threshold_t0_minus_tc_and_cap_tc_over_r() -> None:
+    """theta -> 0 (theta = 0.1, bias 1e-4) and slow reheating (r = 2.5e-4): the
+    Glauber rate curve has slope k/r (2%), threshold (T0 - T_c)/k (within
+    0.01) and saturates at T_c/r once k s > T0 (quench to T_min): within 2%,
+    as m lags behind the reheating near T_c (critical slowing down)."""
+    t0, k, r, theta, hb = 1.25, 1.0, 2.5e-4, 0.1, 1e-4
+    s = np.concatenate([np.linspace(0.0, 1.0, 41), [1.3, 1.5]])
+    sched = mf.LinearReheating.create(s, t0, k=k, rate=r, minimum_temperature=1e-3)
+    resp = mf.quench_response(sched, bias=hb, theta_on=theta)
+    slope, threshold = _relu_fit(resp, k, r)
+    assert slope == pytest.approx(1.0, abs=0.02)
+    assert threshold == pytest.approx((t0 - 1.0) / k, abs=0.01)
+    assert resp.rate[-2:] * r == pytest.approx([1.0, 1.0], rel=0.02)
+
+
+@pytest.mark.slow
 def test_newtonian_reheating_gives_a_log_rectifier() -> None:
     """dT/dt = (T0 - T)/tau_h: the time magnetised is tau_h ln(k s/(T0 - T_theta))
     above threshold, within 1% of tau_h for tau_h = 2000 tau."""
