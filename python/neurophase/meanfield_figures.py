@@ -202,7 +202,9 @@ def rate_figure(
     Markers: time magnetised from the mean-field Glauber integration (threshold
     ``theta``, bias field ``bias``); lines: the slow-reheating forms, a ReLU
     for linear reheating (``activations.quench_rate`` with ``T_c -> T_theta``)
-    and a log-rectifier ``tau_h ln(k s/(T0 - T_theta))`` for Newtonian.
+    and a log-rectifier ``tau_h ln(k s/(T0 - T_theta))`` for Newtonian.  The
+    quench is clipped at ``T_min = 1e-4 zJ`` (both laws saturate beyond
+    ``s = T0/k``).
     """
     zj = mf._positive("zJ", zJ)
     t0 = resting_temperature
@@ -226,7 +228,8 @@ def rate_figure(
     ax_l.set_title(f"linear reheating, r = {rate:g}")
     gap = t0 - t_theta
     ax_n.plot(stim, r_new.rate, "o", ms=4, label="Glauber")
-    log_rect = relaxation_time * np.log(np.maximum(k * fine / gap, 1.0))
+    depth = np.minimum(k * fine, t0 - 1e-4 * zj)  # the quench stops at T_min
+    log_rect = relaxation_time * np.log(np.maximum(depth / gap, 1.0))
     ax_n.plot(fine, log_rect, label="tau_h ln(k s/(T0 - T_theta))")
     ax_n.set_title(f"Newtonian reheating, tau_h = {relaxation_time:g}")
     for ax in (ax_l, ax_n):
