@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from conftest import SEED, Z_TOLERANCE
@@ -52,6 +54,26 @@ def test_roots_solve_the_equation_and_their_number_follows_the_spinodal(
     assert m.size == expected
     if m.size == 3:
         assert r.stability == ("stable", "unstable", "stable")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    field=st.floats(-3.0, 3.0),
+    temperature=st.floats(0.02, 5.0),
+    zj=st.floats(0.0, 3.0),
+)
+def test_equilibrium_root_is_the_global_minimum_of_bragg_williams(
+    field: float, temperature: float, zj: float
+) -> None:
+    """For any (h, T, zJ) the equilibrium root minimises f_BW over a dense grid of
+    m in [-1, 1], and every root solves the equation."""
+    r = mf.roots(field, temperature, zj)
+    m = r.magnetisation
+    assert np.all(np.abs(np.tanh((zj * m + field) / temperature) - m) <= 1e-13)
+    grid = np.linspace(-1.0, 1.0, 20001)
+    f_grid = np.asarray(mf.free_energy_bragg_williams(grid, field, temperature, zj))
+    f_eq = float(mf.free_energy_bragg_williams(r.equilibrium, field, temperature, zj))
+    assert f_eq <= f_grid.min() + 1e-12
 
 
 def test_roots_at_the_spinodal_merge_into_a_marginal_root() -> None:

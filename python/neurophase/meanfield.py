@@ -95,6 +95,8 @@ Schedule = float | Callable[[float], npt.ArrayLike] | npt.ArrayLike
 SPECIFIC_HEAT_JUMP = 1.5
 
 _RTOL = 4.0 * float(np.finfo(float).eps)  # the smallest rtol brentq accepts
+# Enough for bisection across the whole double range (roots near 1e-300).
+_MAXITER = 2200
 _SOLVERS = ("LSODA", "RK45", "DOP853", "BDF", "Radau")
 
 
@@ -210,7 +212,12 @@ def _monotone_roots(
             found.append((float(points[i]), inner))
         if i + 1 < len(points) and values[i] * values[i + 1] < 0.0:
             root = optimize.brentq(
-                func, points[i], points[i + 1], xtol=1e-300, rtol=_RTOL
+                func,
+                points[i],
+                points[i + 1],
+                xtol=1e-300,
+                rtol=_RTOL,
+                maxiter=_MAXITER,
             )
             found.append((float(root), False))
     found.sort()
@@ -823,7 +830,11 @@ def bethe_roots(
     z = _coordination_bethe(coordination)
     j = _coupling_bethe(coupling)
 
+    tanh_k = math.tanh(j / t)
+
     def u(x: float) -> float:
+        if abs(x) < t:  # no cancellation near 0 (and tanh(x/T) not saturated)
+            return t * math.atanh(tanh_k * math.tanh(x / t))
         return 0.5 * t * (_log_cosh((x + j) / t) - _log_cosh((x - j) / t))
 
     def du(x: float) -> float:
@@ -838,7 +849,12 @@ def bethe_roots(
         # |H*| where (z - 1) u'(H) = 1; u' falls from tanh(J/T) at 0 to 0.
         top = j + 50.0 * t
         star = optimize.brentq(
-            lambda x: (z - 1.0) * du(x) - 1.0, 0.0, top, xtol=1e-300, rtol=_RTOL
+            lambda x: (z - 1.0) * du(x) - 1.0,
+            0.0,
+            top,
+            xtol=1e-300,
+            rtol=_RTOL,
+            maxiter=_MAXITER,
         )
         points = [lo, *[p for p in (-star, star) if lo < p < hi], hi]
     found = _monotone_roots(func, sorted(points), scale=abs(h) + z * j)
