@@ -49,9 +49,12 @@ from scipy.special import expit, xlogy
 from . import activations as act
 
 __all__ = [
+    "PARAMETER_MAPPING",
+    "SPECIFIC_HEAT_JUMP",
     "ActivationZoo",
     "BetheRoots",
     "CriticalExponents",
+    "ExponentFit",
     "GlauberTrajectory",
     "HysteresisLoop",
     "LandauExpansion",
@@ -59,6 +62,7 @@ __all__ = [
     "MagnetisedTime",
     "NewtonianReheating",
     "QuenchResponse",
+    "QuenchSchedule",
     "SampledSchedule",
     "SelfConsistentRoots",
     "ZooRow",
