@@ -864,7 +864,7 @@ def test_bad_input_raises_a_clear_error(
         call()  # type: ignore[operator]
 
 
-def test_quadrature_helper_for_noise_matches_direct_integration() -> None:
+def test_noise_average_matches_direct_quadrature() -> None:
     """The vectorised quadrature over logistic noise equals scipy.quad at one s."""
     t0, k, r, sigma, s = 1.25, 1.0, 1.0, 0.05, 0.3
     vec = float(mf._logistic_noise_rate(np.array([s]), t0, 1.0, k, r, sigma, 1e-9)[0])
