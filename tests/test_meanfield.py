@@ -661,6 +661,7 @@ def test_fitted_exponents_obey_mean_field_values_and_scaling_relations() -> None
     assert e.specific_heat_jump == pytest.approx(1.5, rel=1e-2)
     assert e.rushbrooke == pytest.approx(2.0, rel=1e-2)
     assert abs(e.widom) < 1e-2
+    assert "alpha + 2 beta + gamma" in str(e)
 
 
 @pytest.fixture(scope="module")

@@ -1620,6 +1620,23 @@ class CriticalExponents:
         """``gamma - beta (delta - 1)`` (scaling: 0)."""
         return self.gamma - self.beta.exponent * (self.delta - 1.0)
 
+    def __str__(self) -> str:
+        rows = [
+            ("beta", self.beta.exponent, 0.5),
+            ("gamma (T > T_c)", self.gamma_above.exponent, 1.0),
+            ("gamma (T < T_c)", self.gamma_below.exponent, 1.0),
+            ("Gamma+/Gamma-", self.amplitude_ratio, 2.0),
+            ("delta", self.delta, 3.0),
+            ("alpha", self.alpha, 0.0),
+            ("C jump", self.specific_heat_jump, SPECIFIC_HEAT_JUMP),
+            ("alpha + 2 beta + gamma", self.rushbrooke, 2.0),
+            ("gamma - beta (delta - 1)", self.widom, 0.0),
+        ]
+        width = max(len(name) for name, _, _ in rows)
+        lines = [f"{'quantity':<{width}}  {'fitted':>10}  {'mean field':>10}"]
+        lines += [f"{n:<{width}}  {v:>10.5f}  {e:>10.5g}" for n, v, e in rows]
+        return "\n".join(lines)
+
 
 def critical_exponents(
     zJ: float = 1.0,
