@@ -6,8 +6,10 @@ The public API lives here; the compiled ``_core`` is private.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from typing import Any
 
 # Threads that wait at a barrier sleep instead of spinning, so a sweep does not
 # burn a core that another process (or the other colour's work) needs. Set before
@@ -32,6 +34,18 @@ from .statistics import Estimate, Summary, summarise
 # A library stays silent unless the application configures logging.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+# Imported on first use: the figures pull in matplotlib, which is slow to load.
+_LAZY_MODULES = ("meanfield", "meanfield_figures")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ALGORITHMS",
     "Estimate",
@@ -46,6 +60,8 @@ __all__ = [
     "__version__",
     "build_info",
     "exact",
+    "meanfield",
+    "meanfield_figures",
     "simulate",
     "statistics",
     "summarise",
