@@ -565,3 +565,44 @@ def test_bad_parameters_give_clear_errors() -> None:
         pc.teacher_student([1.0], 10, rule="hebb", online=True)
     with pytest.raises(ValueError, match="alpha"):
         pc.hebb_generalisation(-1.0)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+
+def test_cli_teacher_student_json_equals_the_python_api(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`neurophase perceptron teacher-student --json` reports the API's numbers."""
+    import json
+
+    from neurophase.cli import main
+
+    argv = ["perceptron", "teacher-student", "--dims", "100", "--alphas", "1,3"]
+    rc = main([*argv, "--repetitions", "5", "--seed", str(SEED), "--json"])
+    assert rc == 0
+    data = json.loads(capsys.readouterr().out)
+    ref = pc.teacher_student([1.0, 3.0], 100, n_seeds=5, seed=SEED)
+    np.testing.assert_array_equal(data["eps_mean"], ref.eps_mean)
+    np.testing.assert_array_equal(data["theory"]["gibbs"], ref.theory["gibbs"])
+
+
+def test_cli_tables_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    """The perceptron subcommands print tables; bad input exits with status 2."""
+    from neurophase.cli import main
+
+    assert main(["perceptron", "train", "--task", "xor", "--epochs", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "converged" in out and "no" in out
+    argv = ["perceptron", "capacity", "--dims", "5", "--alphas", "1,2"]
+    assert main([*argv, "--trials", "4", "--quiet"]) == 0
+    assert "Cover" in capsys.readouterr().out
+    argv = ["perceptron", "data", "--task", "iris:setosa-versicolor", "--ratios", "2"]
+    assert main([*argv, "--seeds", "1", "--epochs", "5"]) == 0
+    assert "balanced" in capsys.readouterr().out
+    assert main(["perceptron", "capacity", "--alphas", "-1"]) == 2
+    assert "alphas" in capsys.readouterr().err
+    assert main(["perceptron", "data", "--task", "digits:1-1"]) == 2
+    assert "task" in capsys.readouterr().err

@@ -1183,8 +1183,10 @@ class TeacherStudentResult:
     ``eps[i, k]`` and ``overlap[i, k]`` are the exact generalisation error
     ``arccos(R)/pi`` and the normalised overlap ``R`` with the teacher for
     ``alphas[i]`` and seed ``k``; ``eps_mean`` and ``eps_error`` their mean
-    and standard error over seeds.  ``theory`` maps a curve name (``hebb``,
-    ``online perceptron``, ``gibbs``) to its values at ``alphas``.
+    and standard error over seeds; ``converged[i, k]`` whether the training
+    finished (see :class:`Fit`; always True for Hebb and the on-line rule).
+    ``theory`` maps a curve name (``hebb``, ``online perceptron``, ``gibbs``)
+    to its values at ``alphas``.
     """
 
     rule: str
@@ -1194,6 +1196,7 @@ class TeacherStudentResult:
     seed: int
     eps: FloatArray
     overlap: FloatArray
+    converged: npt.NDArray[np.bool_]
     theory: dict[str, FloatArray] = field(default_factory=dict)
 
     @property
@@ -1237,7 +1240,12 @@ class TeacherStudentResult:
             yerr=self.eps_error,
             fmt="o",
             ms=4,
-            label=f"{self.rule} ({self.activation}), N = {self.n_dims}",
+            label=(
+                self.rule
+                if self.activation == "-"
+                else f"{self.rule} ({self.activation})"
+            )
+            + f", N = {self.n_dims}",
         )
         if self.alphas.size:
             grid = np.linspace(0.0, float(self.alphas.max()), 200)
@@ -1311,10 +1319,12 @@ def teacher_student(
 
     if online:
         eps, R = _online_teacher_student(a, N, n_seeds, seed)
+        converged = np.ones(eps.shape, dtype=bool)
         label = "step, on-line"
     else:
         eps = np.empty((a.size, n_seeds))
         R = np.empty((a.size, n_seeds))
+        converged = np.empty((a.size, n_seeds), dtype=bool)
         for i, x in enumerate(a):
             P = max(1, round(x * N))
             for k in range(n_seeds):
@@ -1333,13 +1343,14 @@ def teacher_student(
                     seed=int(rng.integers(2**63)),
                 )
                 R[i, k] = _overlap(fit.weights, B)
+                converged[i, k] = fit.converged
                 eps[i, k] = math.acos(R[i, k]) / math.pi
     theory = {
         "hebb": hebb_generalisation(a),
         "online perceptron": online_perceptron_generalisation(a),
         "gibbs": gibbs_generalisation(a),
     }
-    return TeacherStudentResult(rule, label, N, a, seed, eps, R, theory)
+    return TeacherStudentResult(rule, label, N, a, seed, eps, R, converged, theory)
 
 
 # Examples drawn per block of the on-line simulation (memory: block x seeds x N).
@@ -1529,7 +1540,6 @@ class ScanResult:
         """Header and rows of a report table (means +- standard errors)."""
         header = [
             self.parameter,
-            "activation",
             "dg/dh at 0",
             "test acc",
             "balanced acc",
@@ -1549,7 +1559,6 @@ class ScanResult:
             rows.append(
                 [
                     f"{v:.4g}",
-                    self.activations[i],
                     f"{self.gain[i]:.4g}",
                     _pm(self.accuracy[i]),
                     _pm(self.balanced_accuracy[i]),
