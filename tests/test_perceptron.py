@@ -209,18 +209,21 @@ def test_cover_fraction_exact_values() -> None:
 
 @pytest.mark.slow
 def test_capacity_matches_cover_and_sharpens_with_n() -> None:
-    """Measured separable fractions agree with Cover within |z| <= 4 (binomial error);
+    """Measured separable fractions agree with Cover: the exact binomial test's
+    p-value is at least that of |z| = 4 (the tolerance policy, exact in the tails);
     the transition at alpha = 2 is sharper for larger N."""
+    from scipy.stats import norm
+
     res = pc.capacity_scan(
         (10, 20, 40), (1.0, 1.5, 2.0, 2.5, 3.0), trials=60, seed=SEED
     )
+    threshold = 2 * norm.sf(Z_TOLERANCE)
     for i, n in enumerate(res.n_dims):
         for j, a in enumerate(res.alphas):
-            f, c, e = res.fraction[i, j], res.cover[i, j], res.error[i, j]
-            if e == 0:
-                assert f == c, f"N={n}, alpha={a}"
-            else:
-                assert abs(_z(f, c, e)) <= Z_TOLERANCE, f"N={n}, alpha={a}: {f} vs {c}"
+            f, c = res.fraction[i, j], res.cover[i, j]
+            if c == 1.0:
+                assert f == 1.0, f"N={n}, alpha={a}"
+            assert res.p_value[i, j] >= threshold, f"N={n}, alpha={a}: {f} vs {c}"
     # Cover's fraction (exact) sharpens: further from 1/2 at larger N on each side.
     assert res.cover[2, 1] > res.cover[0, 1] and res.cover[2, 3] < res.cover[0, 3]
     assert "| N | alpha |" in res.to_markdown()
@@ -401,12 +404,12 @@ def test_ordered_regime_gradients_bounded_by_susceptibility() -> None:
 
 def test_xor_needs_the_hidden_layer() -> None:
     """XOR: a single tanh unit classifies at most 3 of 4 points; with 4 hidden tanh
-    units back-propagation reaches 4/4 for each of 5 seeds."""
+    units back-propagation reaches 4/4 within 500 epochs for each of 5 seeds."""
     X, y = _xor()
-    single = pc.train(X, y, activation="tanh", epochs=2000, seed=SEED)
+    single = pc.train(X, y, activation="tanh", epochs=500, seed=SEED)
     assert single.accuracy.max() <= 0.75
     for k in range(5):
-        fit = pc.train(X, y, activation="tanh", hidden=4, epochs=2000, seed=SEED + k)
+        fit = pc.train(X, y, activation="tanh", hidden=4, epochs=500, seed=SEED + k)
         assert fit.score(X, y) == 1.0, f"seed {SEED + k}"
         assert fit.epochs_to_target is not None
 
@@ -598,7 +601,7 @@ def test_cli_tables_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "converged" in out and "no" in out
     argv = ["perceptron", "capacity", "--dims", "5", "--alphas", "1,2"]
     assert main([*argv, "--trials", "4", "--quiet"]) == 0
-    assert "Cover" in capsys.readouterr().out
+    assert "p-value" in capsys.readouterr().out
     argv = ["perceptron", "data", "--task", "iris:setosa-versicolor", "--ratios", "2"]
     assert main([*argv, "--seeds", "1", "--epochs", "5"]) == 0
     assert "balanced" in capsys.readouterr().out
@@ -606,3 +609,16 @@ def test_cli_tables_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "alphas" in capsys.readouterr().err
     assert main(["perceptron", "data", "--task", "digits:1-1"]) == 2
     assert "task" in capsys.readouterr().err
+
+
+def test_first_gradient_step_from_zero_is_the_hebb_direction() -> None:
+    """At w = 0 a tanh unit has delta_i = -g t_i, so one gradient step points along
+    the Hebb vector sum_i s_i x_i (cosine 1)."""
+    rng = np.random.default_rng(SEED)
+    X = rng.standard_normal((200, 30))
+    y = np.where(X @ rng.standard_normal(30) > 0, 1, -1)
+    grad = pc.train(X, y, activation="tanh", epochs=1, init_scale=0.0, bias=False)
+    hebb = pc.train(X, y, rule="hebb", bias=False)
+    cos = grad.weights @ hebb.weights
+    cos /= np.linalg.norm(grad.weights) * np.linalg.norm(hebb.weights)
+    assert cos == pytest.approx(1.0, abs=1e-12)

@@ -544,6 +544,8 @@ def _hebb(
 # Rows of the training set whose fields are computed at once while looking for
 # the next mistake: only mistakes change w, so searching ahead in blocks gives
 # exactly the sequential rule at NumPy speed.
+# Limitation: one Python step per mistake, so runs with millions of updates
+# (large non-separable sets, many epochs) take seconds to minutes.
 _SEARCH_BLOCK = 256
 
 
@@ -623,6 +625,9 @@ def _targets(act: Activation, s: npt.NDArray[np.int8]) -> FloatArray:
     return np.where(s > 0, hi, lo)
 
 
+# Limitation: plain full-batch gradient descent with a fixed learning rate (no
+# momentum, no line search), so that the learning speed reflects the
+# activation's gain and not an optimiser's adaptation.
 def _gradient(
     X: FloatArray,
     s: npt.NDArray[np.int8],
@@ -793,14 +798,16 @@ def max_margin(X: npt.ArrayLike, y: npt.ArrayLike, *, bias: bool = True) -> floa
     Novikoff's bound for the rule with a bias uses).  Returns 0 when the data
     are not linearly separable.
 
-    Limitation: SLSQP is a dense solver; meant for up to a few hundred examples.
     """
+    # Limitation: SLSQP is a dense QP solver; meant for up to a few thousand
+    # examples in tens of dimensions.
     Xf, s, _ = _check_data(X, y)
     Xa = _augment(Xf, bias)
     if not is_linearly_separable(Xf, s, bias=bias):
         return 0.0
     A = s[:, None] * Xa
-    w0 = _feasible_point(A)
+    t, w_box = _box_margin(A)
+    w0 = w_box / t  # satisfies A w0 >= 1
     res = optimize.minimize(
         lambda w: float(w @ w),
         w0,
@@ -852,18 +859,31 @@ def novikoff_bound(
 # ---------------------------------------------------------------------------
 
 
-def _feasible_point(A: FloatArray) -> FloatArray:
-    """A w with ``A w >= 1`` from a linear program, or raise if none exists."""
+# Optimal margins below this (in units of the largest |x|_1) count as zero:
+# HiGHS's feasibility tolerance is 1e-7, so smaller values are not resolved.
+_MARGIN_TOLERANCE = 1e-9
+
+
+def _box_margin(A: FloatArray) -> tuple[float, FloatArray]:
+    """``max t`` subject to ``A w >= t``, ``|w_j| <= 1``, ``t <= 1``: (t, w).
+
+    Always feasible (``w = 0, t = 0``) and bounded, so the solver returns an
+    optimum; ``t > 0`` exactly when some ``w`` gives ``A w > 0``.
+    """
+    P, n = A.shape
+    c = np.zeros(n + 1)
+    c[-1] = -1.0
     res = optimize.linprog(
-        np.zeros(A.shape[1]),
-        A_ub=-A,
-        b_ub=-np.ones(A.shape[0]),
-        bounds=[(None, None)] * A.shape[1],
+        c,
+        A_ub=np.hstack([-A, np.ones((P, 1))]),
+        b_ub=np.zeros(P),
+        bounds=[(-1.0, 1.0)] * n + [(None, 1.0)],
         method="highs",
     )
     if res.status != 0:
-        raise ValueError("the data are not linearly separable")
-    return np.asarray(res.x, dtype=np.float64)
+        raise RuntimeError(f"linprog could not decide separability: {res.message}")
+    x = np.asarray(res.x, dtype=np.float64)
+    return float(x[-1]), x[:-1]
 
 
 def is_linearly_separable(
@@ -871,25 +891,17 @@ def is_linearly_separable(
 ) -> bool:
     """Whether some ``w`` (and bias, if ``bias``) gives ``s_i (w.x_i + b) > 0``.
 
-    Decided exactly as the feasibility of the linear program
-    ``s_i (w.x_i + b) >= 1`` (any strict separator can be rescaled to this)
-    with SciPy's HiGHS solver.  Raises RuntimeError if the solver reports
-    neither feasibility nor infeasibility.
+    Decided by the linear program ``max t`` subject to
+    ``s_i (w.x_i + b) >= t`` and ``|w_j|, |b| <= 1`` (SciPy's HiGHS): the data
+    are separable exactly when the optimum ``t`` is positive.
     """
     Xf, s, _ = _check_data(X, y)
     A = s[:, None] * _augment(Xf, bias)
-    res = optimize.linprog(
-        np.zeros(A.shape[1]),
-        A_ub=-A,
-        b_ub=-np.ones(A.shape[0]),
-        bounds=[(None, None)] * A.shape[1],
-        method="highs",
-    )
-    if res.status == 0:
-        return True
-    if res.status == 2:
-        return False
-    raise RuntimeError(f"linprog could not decide separability: {res.message}")
+    # Limitation: an optimum below 1e-9 max_i |x_i|_1 counts as inseparable (the
+    # solver's tolerance is 1e-7); for Gaussian points such labellings have
+    # negligible probability.
+    t, _ = _box_margin(A)
+    return t > _MARGIN_TOLERANCE * float(np.max(np.abs(A).sum(axis=1)))
 
 
 def cover_count(P: int, N: int) -> int:
@@ -927,7 +939,8 @@ class CapacityResult:
     ``alphas[j]`` (``P = round(alpha N)`` Gaussian points, no bias), out of
     ``trials`` labellings; ``error`` the binomial standard error
     ``sqrt(p (1 - p)/trials)`` with ``p`` Cover's fraction ``cover``;
-    ``n_points`` the ``P`` used.
+    ``n_points`` the ``P`` used; :attr:`p_value` the exact two-sided binomial
+    test of the measured count against Cover.
     """
 
     n_dims: tuple[int, ...]
@@ -939,23 +952,34 @@ class CapacityResult:
     cover: FloatArray
     error: FloatArray
 
+    @property
+    def p_value(self) -> FloatArray:
+        """Two-sided exact binomial p-value of each measured count under Cover
+        (SciPy's ``binomtest``); 1 or 0 where Cover's fraction is exactly 1."""
+        from scipy.stats import binomtest
+
+        out = np.empty(self.fraction.shape)
+        for idx, f in np.ndenumerate(self.fraction):
+            hits = round(f * self.trials)
+            out[idx] = binomtest(hits, self.trials, float(self.cover[idx])).pvalue
+        return out
+
     def rows(self) -> tuple[list[str], list[list[str]]]:
         """Header and rows of a report table."""
-        header = ["N", "alpha", "P", "separable", "Cover", "z"]
+        header = ["N", "alpha", "P", "separable", "Cover", "error", "p-value"]
         rows = []
+        pv = self.p_value
         for i, n in enumerate(self.n_dims):
             for j, a in enumerate(self.alphas):
-                err = self.error[i, j]
-                d = self.fraction[i, j] - self.cover[i, j]
-                z = f"{d / err:+.2f}" if err > 0 else ("0" if d == 0 else "inf")
                 rows.append(
                     [
                         str(n),
                         f"{a:.3g}",
                         str(self.n_points[i, j]),
                         f"{self.fraction[i, j]:.3f}",
-                        f"{self.cover[i, j]:.3f}",
-                        z,
+                        f"{self.cover[i, j]:.4f}",
+                        f"{self.error[i, j]:.3f}",
+                        f"{pv[i, j]:.2g}",
                     ]
                 )
         return header, rows
@@ -1298,9 +1322,9 @@ def teacher_student(
     ``J = 0``, vectorised over repetitions; ``eps`` is read at each alpha of one
     run (compare :func:`online_perceptron_generalisation`).
 
-    Limitation: the batch perceptron rule needs many epochs near the margin of
-    large training sets; ``epochs`` caps it (the fit is then not at zero
-    training error).
+    The batch perceptron rule may need many epochs on large training sets;
+    ``epochs`` caps it and ``converged`` records whether it reached zero
+    training error.
     """
     a = _alphas(alphas, "alphas").reshape(-1)
     if a.size == 0:
