@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from conftest import SEED, Z_TOLERANCE
+from neurophase import activations
 from neurophase import perceptron as pc
 from neurophase.perceptron import Activation
 
@@ -237,14 +238,18 @@ def test_capacity_matches_cover_and_sharpens_with_n() -> None:
 def _naive_perceptron(
     X: np.ndarray, s: np.ndarray, epochs: int
 ) -> tuple[np.ndarray, int]:
-    """Reference: the textbook loop, one example at a time (h = +0 counts as +1)."""
+    """Reference: the textbook loop, one example at a time.  Fields are nonzero
+    except at w = 0, where the step kernel's value at +0 decides."""
+    plus_at_zero = float(activations.step(np.array([0.0]))[0]) > 0.5
     Xa = np.hstack([X, np.ones((X.shape[0], 1))])
     w = np.zeros(Xa.shape[1])
     total = 0
     for _ in range(epochs):
         m = 0
         for x, t in zip(Xa, s, strict=True):
-            if (1 if x @ w >= 0 else -1) != t:
+            h = float(x @ w)
+            positive = h > 0 or (h == 0 and plus_at_zero)
+            if (1 if positive else -1) != t:
                 w += t * x
                 m += 1
         total += m

@@ -435,10 +435,11 @@ def train(
         ``{-1, +1}`` or ``{0, 1}``.
     rule
         ``"perceptron"``: Rosenblatt's mistake-driven rule with the step
-        activation (``T = 0``): on a mistake ``w += s x``; stops after an epoch
-        without mistakes or after ``epochs`` epochs (then ``converged`` is
-        False).  Starts from ``w = 0``; a field ``h = +0`` counts as class +1
-        (the step's value at +0).
+        activation (``T = 0``): the unit predicts class +1 where
+        ``activations.step(h) > 1/2``; on a mistake ``w += s x``; stops after an
+        epoch without mistakes or after ``epochs`` epochs (then ``converged``
+        is False).  Starts from ``w = 0``, so the first fields are ``+0`` and
+        the step's value at zero decides the first prediction.
         ``"gradient"``: full-batch gradient descent on the mean squared error
         ``E = (1/2P) sum_i (t_i - g(h_i))^2`` between the activation ``g`` and the
         class levels ``t_i``, using ``g`` and its derivative.
@@ -541,32 +542,37 @@ def _hebb(
     )
 
 
-# Rows of the training set whose fields are computed at once while looking for
-# the next mistake: only mistakes change w, so searching ahead in blocks gives
-# exactly the sequential rule at NumPy speed.
+# The next mistake is searched for in blocks of fields computed at once: only
+# mistakes change w, so this is exactly the sequential rule.  The block grows
+# while no mistake is found and shrinks after one, so dense mistakes cost few
+# wasted fields and sparse ones few Python steps.
 # Limitation: one Python step per mistake, so runs with millions of updates
 # (large non-separable sets, many epochs) take seconds to minutes.
-_SEARCH_BLOCK = 256
+_MIN_BLOCK = 4
+_MAX_BLOCK = 4096
 
 
-def _perceptron_pass(
-    Xo: FloatArray, so: npt.NDArray[np.int8], w: FloatArray, step: Activation
-) -> int:
+def _perceptron_pass(Xo: FloatArray, so: npt.NDArray[np.int8], w: FloatArray) -> int:
     """One sequential pass of the perceptron rule over (Xo, so); updates w."""
     P = Xo.shape[0]
+    positive = so > 0
+    step = activations.step  # the kernel itself: this loop is call-bound
     pos = 0
+    block = _MIN_BLOCK
     mistakes = 0
     while pos < P:
-        stop = min(P, pos + _SEARCH_BLOCK)
-        predicted = np.where(step(Xo[pos:stop] @ w) > 0.5, 1, -1)
-        wrong = np.flatnonzero(predicted != so[pos:stop])
-        if wrong.size == 0:
+        stop = min(P, pos + block)
+        wrong = (step(Xo[pos:stop] @ w) > 0.5) != positive[pos:stop]
+        first = int(wrong.argmax())
+        if not wrong[first]:
             pos = stop
+            block = min(2 * block, _MAX_BLOCK)
             continue
-        i = pos + int(wrong[0])
+        i = pos + first
         w += so[i] * Xo[i]
         mistakes += 1
         pos = i + 1
+        block = max(_MIN_BLOCK, 2 * (first + 1))
     return mistakes
 
 
@@ -589,7 +595,7 @@ def _perceptron(
     converged = False
     for _ in range(epochs):
         order = rng.permutation(Xa.shape[0]) if shuffle else np.arange(Xa.shape[0])
-        m = _perceptron_pass(Xa[order], s[order], w, step)
+        m = _perceptron_pass(Xa[order], s[order], w)
         total += m
         a = float(np.mean(np.where(step(Xa @ w) > 0.5, 1, -1) == s))
         acc.append(a)
@@ -1225,10 +1231,12 @@ class TeacherStudentResult:
 
     @property
     def eps_mean(self) -> FloatArray:
+        """Mean generalisation error over seeds, per alpha."""
         return np.asarray(self.eps.mean(axis=1), dtype=np.float64)
 
     @property
     def eps_error(self) -> FloatArray:
+        """Standard error of :attr:`eps_mean` (NaN with a single seed)."""
         n = self.eps.shape[1]
         if n < 2:
             return np.full(self.alphas.shape, math.nan)
@@ -1327,8 +1335,8 @@ def teacher_student(
     training error.
     """
     a = _alphas(alphas, "alphas").reshape(-1)
-    if a.size == 0:
-        raise ValueError("alphas must hold at least one value")
+    if a.size == 0 or np.any(a <= 0):
+        raise ValueError("alphas must be a non-empty list of finite numbers > 0")
     N = _validate.positive_int("n_dims", n_dims)
     n_seeds = _validate.positive_int("n_seeds", n_seeds)
     seed = _validate.seed(seed)
