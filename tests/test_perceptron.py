@@ -19,6 +19,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SEED, Z_TOLERANCE
 from neurophase import activations
@@ -627,3 +629,35 @@ def test_first_gradient_step_from_zero_is_the_hebb_direction() -> None:
     cos = grad.weights @ hebb.weights
     cos /= np.linalg.norm(grad.weights) * np.linalg.norm(hebb.weights)
     assert cos == pytest.approx(1.0, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    P=st.integers(1, 40),
+    N=st.integers(1, 5),
+    data_seed=st.integers(0, 2**32 - 1),
+    shift=st.floats(-1.0, 1.0),
+)
+def test_block_search_equals_sequential_loop_on_random_data(
+    P: int, N: int, data_seed: int, shift: float
+) -> None:
+    """Any data, separable or not: the same updates as the one-at-a-time loop."""
+    rng = np.random.default_rng(data_seed)
+    X = rng.standard_normal((P, N))
+    y = np.where(X[:, 0] + shift + 0.5 * rng.standard_normal(P) > 0, 1, -1)
+    fit = pc.train(X, y, rule="perceptron", epochs=6)
+    w, total = _naive_perceptron(X, y, 6)
+    assert fit.mistakes == total
+    np.testing.assert_array_equal(np.append(fit.weights, fit.bias), w)
+
+
+def test_batch_perceptron_reaches_zero_training_error_on_teacher_data() -> None:
+    """Teacher labels are separable through the origin, so the batch rule converges
+    (Novikoff) for every teacher and generalises better than chance."""
+    res = pc.teacher_student(
+        [0.5, 2.0], 50, rule="perceptron", n_seeds=5, seed=SEED, epochs=5000
+    )
+    assert res.converged.all()
+    assert np.all(res.eps < 0.5)
+    grad = pc.teacher_student([2.0], 50, rule="gradient", n_seeds=3, seed=SEED)
+    assert grad.eps.shape == (1, 3) and np.all(grad.eps < 0.5)
