@@ -650,7 +650,7 @@ def _add_perceptron_parser(sub: Any) -> None:
     data.add_argument("--seeds", type=_ints, default=[0, 1, 2], help="splits (0,1,2)")
     data.add_argument("--epochs", type=int, default=200, help="(200)")
     data.add_argument("--learning-rate", type=float, default=0.1, help="(0.1)")
-    data.add_argument("--target-accuracy", type=float, default=0.9, help="(0.9)")
+    data.add_argument("--target-accuracy", type=float, default=0.95, help="(0.95)")
     data.add_argument("--test-size", type=float, default=0.3, help="(0.3)")
     data.add_argument("--figure", help="save a figure (png, pdf, svg)")
     data.add_argument("--json", action="store_true")
