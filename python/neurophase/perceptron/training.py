@@ -97,10 +97,17 @@ class Fit:
         return self.activation(h) if self.rule == "gradient" else h
 
     def predict_sign(self, X: npt.ArrayLike) -> npt.NDArray[np.int8]:
-        """Predicted class signs (+1 or -1)."""
+        """Predicted class signs (+1 or -1).
+
+        Gradient rule: the output above the midpoint of the levels; perceptron
+        and Hebb rules: ``activations.step(h) > 1/2``, as in training.
+        """
         out = self.decision(X)
-        threshold = self.activation.threshold if self.rule == "gradient" else 0.0
-        return np.where(out > threshold, 1, -1).astype(np.int8)
+        if self.rule == "gradient":
+            positive = out > self.activation.threshold
+        else:
+            positive = activations.step(out) > 0.5
+        return np.where(positive, 1, -1).astype(np.int8)
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
         """Predicted labels in the convention of the training labels."""
@@ -231,7 +238,7 @@ def _hebb(
 ) -> Fit:
     Xa = _augment(X, bias)
     w = (s.astype(np.float64) @ Xa) / Xa.shape[0]
-    acc = float(np.mean(np.where(Xa @ w >= 0, 1, -1) == s))
+    acc = float(np.mean(np.where(activations.step(Xa @ w) > 0.5, 1, -1) == s))
     weights, b = _split_bias(w, bias)
     return Fit(
         rule="hebb",
