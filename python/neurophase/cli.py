@@ -1,4 +1,4 @@
-"""Command line: ``neurophase simulate``, ``sweep`` and ``info``."""
+"""Command line: ``neurophase simulate``, ``sweep``, ``perceptron`` and ``info``."""
 
 from __future__ import annotations
 
@@ -384,6 +384,371 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str) -> list[float]:
+    """Parse a comma-separated list of numbers (for argparse)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _ints(text: str) -> list[int]:
+    """Parse a comma-separated list of integers (for argparse)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _activation_from_args(args: argparse.Namespace) -> Any:
+    from .perceptron import Activation
+
+    keys = ("gain", "temperature", "zJ", "T0", "Tc", "k", "r", "sigma")
+    given = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    return Activation(args.activation, **given)
+
+
+def _print_rows(title: str, header: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _save_figure(result: Any, path: str | None) -> None:
+    if path:
+        result.figure().savefig(path, dpi=150)
+        print(f"figure written to {path}")
+
+
+def _perceptron_teacher_student(args: argparse.Namespace) -> int:
+    from . import perceptron
+
+    res = perceptron.teacher_student(
+        args.alphas,
+        args.dims,
+        rule=args.rule,
+        activation=_activation_from_args(args),
+        n_seeds=args.repetitions,
+        seed=args.seed,
+        online=args.online,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "rule": res.rule,
+                    "activation": res.activation,
+                    "n_dims": res.n_dims,
+                    "seed": res.seed,
+                    "alphas": res.alphas.tolist(),
+                    "eps_mean": res.eps_mean.tolist(),
+                    "eps_error": res.eps_error.tolist(),
+                    "theory": {k: v.tolist() for k, v in res.theory.items()},
+                },
+                indent=2,
+            )
+        )
+        return 0
+    title = (
+        f"teacher-student, {res.rule} ({res.activation}), N = {res.n_dims}, "
+        f"{res.eps.shape[1]} repetitions, seed {res.seed}"
+    )
+    _print_rows(title, *res.rows())
+    _save_figure(res, args.figure)
+    return 0
+
+
+def _perceptron_capacity(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from . import perceptron
+
+    with Progress(transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("linear programs", total=None)
+        res = perceptron.capacity_scan(
+            args.dims,
+            args.alphas,
+            trials=args.trials,
+            seed=args.seed,
+            progress=lambda done, total: progress.update(
+                task, completed=done, total=total
+            ),
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "n_dims": list(res.n_dims),
+                    "alphas": res.alphas.tolist(),
+                    "n_points": res.n_points.tolist(),
+                    "trials": res.trials,
+                    "seed": res.seed,
+                    "fraction": res.fraction.tolist(),
+                    "cover": res.cover.tolist(),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    title = (
+        f"separable fraction of random labellings, {res.trials} trials, seed {res.seed}"
+    )
+    _print_rows(title, *res.rows())
+    _save_figure(res, args.figure)
+    return 0
+
+
+def _perceptron_data(args: argparse.Namespace) -> int:
+    from . import perceptron
+
+    common = {
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "target_accuracy": args.target_accuracy,
+        "test_size": args.test_size,
+    }
+    if args.scan == "temperature":
+        res = perceptron.temperature_scan(
+            args.task, args.ratios, zJ=1.0 if args.zJ is None else args.zJ, **common
+        )
+    else:
+        res = perceptron.gain_scan(
+            args.task,
+            args.gains,
+            activation=args.activation,
+            zJ=1.0 if args.zJ is None else args.zJ,
+            **common,
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "task": res.task,
+                    "parameter": res.parameter,
+                    "values": res.values.tolist(),
+                    "activations": list(res.activations),
+                    "gain": res.gain.tolist(),
+                    "seeds": list(res.seeds),
+                    "accuracy": res.accuracy.tolist(),
+                    "balanced_accuracy": res.balanced_accuracy.tolist(),
+                    "train_accuracy": res.train_accuracy.tolist(),
+                    "epochs_to_target": [
+                        [None if np.isnan(v) else v for v in row]
+                        for row in res.epochs_to_target.tolist()
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    family = res.activations[0].split("(")[0]
+    title = (
+        f"{res.task}: gradient learning ({family}), {res.epochs} epochs, target "
+        f"{res.target_accuracy:.0%} train accuracy, seeds {list(res.seeds)}"
+    )
+    _print_rows(title, *res.rows())
+    _save_figure(res, args.figure)
+    return 0
+
+
+def _perceptron_train(args: argparse.Namespace) -> int:
+    from . import perceptron
+
+    if args.task == "xor":
+        X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        y = np.array([0, 1, 1, 0])
+    else:
+        task = perceptron.load_task(args.task)
+        X = (task.X - task.X.mean(axis=0)) / np.where(
+            task.X.std(axis=0) > 0, task.X.std(axis=0), 1.0
+        )
+        y = task.y
+    fit = perceptron.train(
+        X,
+        y,
+        rule=args.rule,
+        activation=_activation_from_args(args),
+        hidden=args.hidden,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        target_accuracy=args.target_accuracy,
+        shuffle=args.shuffle,
+        seed=args.seed,
+    )
+    separable = perceptron.is_linearly_separable(X, y, bias=True)
+    rows = [
+        ["examples x features", f"{X.shape[0]} x {X.shape[1]}"],
+        ["linearly separable (LP)", "yes" if separable else "no"],
+        ["rule", fit.rule],
+        ["activation", "-" if fit.rule == "hebb" else fit.activation.describe()],
+        ["converged", "yes" if fit.converged else "no"],
+        ["epochs run", str(fit.epochs)],
+        ["training accuracy", f"{fit.score(X, y):.4f}"],
+        ["largest |w| during training", f"{fit.weight_norm.max():.4g}"],
+        [
+            "epochs to target",
+            "never" if fit.epochs_to_target is None else str(fit.epochs_to_target),
+        ],
+    ]
+    if fit.rule == "perceptron":
+        rows.append(["mistakes (updates)", str(fit.mistakes)])
+        if separable and X.shape[0] <= 2000:
+            bound = perceptron.novikoff_bound(X, y)
+            rows.append(["Novikoff bound (R/gamma)^2", f"{bound:.4g}"])
+    _print_rows(
+        f"{args.task}: whole dataset, standardised, seed {fit.seed}",
+        ["", "value"],
+        rows,
+    )
+    if args.figure:
+        perceptron.fit_figure(fit).savefig(args.figure, dpi=150)
+        print(f"figure written to {args.figure}")
+    return 0
+
+
+def _add_activation_options(p: argparse.ArgumentParser, default: str) -> None:
+    from .perceptron import ACTIVATIONS
+
+    p.add_argument(
+        "--activation", choices=ACTIVATIONS, default=default, help=f"({default})"
+    )
+    p.add_argument("--gain", type=float, help="gain of logistic/tanh/relu/... (1)")
+    p.add_argument(
+        "--temperature", "-T", type=float, help="T of meanfield (2; T_c = zJ)"
+    )
+    p.add_argument("--zJ", type=float, help="zJ of meanfield (1)")
+    p.add_argument("--T0", type=float, help="resting temperature of quench (1.5)")
+    p.add_argument("--Tc", type=float, help="critical temperature of quench (1)")
+    p.add_argument("--k", type=float, help="cooling per unit stimulus of quench (1)")
+    p.add_argument("--r", type=float, help="reheating rate of quench (1)")
+    p.add_argument("--sigma", type=float, help="logistic noise on T0 of quench (0)")
+
+
+def _add_perceptron_parser(sub: Any) -> None:
+    from .perceptron import TASKS
+
+    perc = sub.add_parser(
+        "perceptron",
+        help="perceptron learning with the package's activations",
+        description="Perceptron learning: teacher-student learning curves, "
+        "capacity against Cover's count, real datasets, single fits.",
+    )
+    jobs = perc.add_subparsers(dest="job", required=True)
+
+    ts = jobs.add_parser(
+        "teacher-student",
+        help="generalisation error against alpha = P/N beside the theory curves",
+    )
+    ts.add_argument(
+        "--rule", choices=("hebb", "perceptron", "gradient"), default="hebb"
+    )
+    ts.add_argument(
+        "--online", action="store_true", help="on-line perceptron rule (one pass)"
+    )
+    _add_activation_options(ts, "tanh")
+    ts.add_argument("--dims", type=int, default=500, help="N (500)")
+    ts.add_argument(
+        "--alphas", type=_floats, default=[0.5, 1.0, 2.0, 4.0], help="(0.5,1,2,4)"
+    )
+    ts.add_argument("--repetitions", type=int, default=10, help="teachers (10)")
+    ts.add_argument("--seed", type=int, default=1, help="(1)")
+    ts.add_argument("--epochs", type=int, default=1000, help="batch rules (1000)")
+    ts.add_argument("--learning-rate", type=float, default=0.5, help="(0.5)")
+    ts.add_argument("--figure", help="save a figure (png, pdf, svg)")
+    ts.add_argument("--json", action="store_true")
+    ts.set_defaults(func=_perceptron_teacher_student)
+
+    cap = jobs.add_parser(
+        "capacity", help="fraction of separable random labellings against Cover"
+    )
+    cap.add_argument(
+        "--dims", type=_ints, default=[10, 20, 50, 100], help="(10,20,50,100)"
+    )
+    cap.add_argument(
+        "--alphas",
+        type=_floats,
+        default=[0.5, 1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 4.0],
+        help="(0.5,1,1.5,1.75,2,2.25,2.5,3,4)",
+    )
+    cap.add_argument("--trials", type=int, default=50, help="labellings per cell (50)")
+    cap.add_argument("--seed", type=int, default=1, help="(1)")
+    cap.add_argument("--figure", help="save a figure (png, pdf, svg)")
+    cap.add_argument("--json", action="store_true")
+    cap.add_argument("--quiet", action="store_true", help="no progress bar")
+    cap.set_defaults(func=_perceptron_capacity)
+
+    data = jobs.add_parser(
+        "data",
+        help="accuracy, learning speed and gradients on a real dataset across "
+        "T/T_c or gain",
+    )
+    data.add_argument("--task", default="breast_cancer", help=f"({', '.join(TASKS)})")
+    data.add_argument("--scan", choices=("temperature", "gain"), default="temperature")
+    data.add_argument(
+        "--ratios",
+        type=_floats,
+        default=[0.25, 0.5, 0.8, 0.95, 1.05, 1.25, 1.5, 2.0, 4.0],
+        help="T/T_c values of --scan temperature",
+    )
+    data.add_argument(
+        "--gains",
+        type=_floats,
+        default=[0.1, 0.3, 1.0, 3.0, 10.0],
+        help="(--scan gain)",
+    )
+    data.add_argument(
+        "--activation",
+        choices=("meanfield", "tanh", "logistic", "relu", "softplus", "swish"),
+        default="meanfield",
+        help="activation of --scan gain (meanfield)",
+    )
+    data.add_argument("--zJ", type=float, help="zJ of meanfield (1)")
+    data.add_argument("--seeds", type=_ints, default=[0, 1, 2], help="splits (0,1,2)")
+    data.add_argument("--epochs", type=int, default=200, help="(200)")
+    data.add_argument("--learning-rate", type=float, default=0.1, help="(0.1)")
+    data.add_argument("--target-accuracy", type=float, default=0.95, help="(0.95)")
+    data.add_argument("--test-size", type=float, default=0.3, help="(0.3)")
+    data.add_argument("--figure", help="save a figure (png, pdf, svg)")
+    data.add_argument("--json", action="store_true")
+    data.set_defaults(func=_perceptron_data)
+
+    tr = jobs.add_parser(
+        "train", help="train once on a whole dataset (or xor) and report convergence"
+    )
+    tr.add_argument("--task", default="xor", help=f"(xor, {', '.join(TASKS)})")
+    tr.add_argument(
+        "--rule", choices=("perceptron", "gradient", "hebb"), default="perceptron"
+    )
+    _add_activation_options(tr, "tanh")
+    tr.add_argument("--hidden", type=int, help="hidden units (gradient rule)")
+    tr.add_argument("--epochs", type=int, default=1000, help="maximum epochs (1000)")
+    tr.add_argument("--learning-rate", type=float, default=0.5, help="(0.5)")
+    tr.add_argument("--target-accuracy", type=float, default=0.95, help="(0.95)")
+    tr.add_argument("--shuffle", action="store_true", help="new order every epoch")
+    tr.add_argument("--seed", type=int, default=1, help="(1)")
+    tr.add_argument("--figure", help="save accuracy and |w| per epoch")
+    tr.set_defaults(func=_perceptron_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurophase`` command."""
     parser = argparse.ArgumentParser(
@@ -483,6 +848,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_sweep)
 
+    _add_perceptron_parser(sub)
+
     info = sub.add_parser("info", help="version, OpenMP, threads and SIMD paths")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
@@ -500,7 +867,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so the flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
         print(f"neurophase: error: {exc}", file=sys.stderr)
         return 2
 
