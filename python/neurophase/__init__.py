@@ -14,7 +14,7 @@ import os
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import exact, statistics
+from . import exact, scaling, statistics
 from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
@@ -46,6 +46,7 @@ __all__ = [
     "__version__",
     "build_info",
     "exact",
+    "scaling",
     "simulate",
     "statistics",
     "summarise",
