@@ -21,6 +21,7 @@ of ``L``.
 * Second-moment correlation length, with ``k_min = 2 pi / L`` and
   ``chi(k) ~ <|m(k)|^2>`` averaged over the ``d`` axes:
   ``xi = sqrt(chi(0) / chi(k_min) - 1) / (2 sin(k_min / 2))``.
+* ``energy`` ``<e>`` and ``specific_heat`` ``beta^2 N (<e^2> - <e>^2)`` per spin.
 * ``binder_slope = dU4/dbeta`` from the reweighting identity
   ``d<O>/dbeta = -(<O H> - <O><H>)`` with ``H = N e``; it grows as
   ``L^(1/nu)`` at ``T_c``.
@@ -109,6 +110,8 @@ _FloatArray = npt.NDArray[np.float64]
 
 #: Observables a :class:`ScalingData` can reweight (see the module docstring).
 QUANTITIES = (
+    "energy",
+    "specific_heat",
     "binder",
     "binder_slope",
     "abs_magnetisation",
@@ -375,7 +378,7 @@ class Series:
 
 
 # Moments accumulated per block; "h" is the centred total energy H - <H>_0.
-_MOMENTS = ("one", "m2", "m4", "absm", "h", "hm2", "hm4", "habsm", "kmin")
+_MOMENTS = ("one", "m2", "m4", "absm", "h", "hh", "hm2", "hm4", "habsm", "kmin")
 _IDX = {name: i for i, name in enumerate(_MOMENTS)}
 
 
@@ -436,8 +439,9 @@ class _Histogram:
         self.sigma_h = math.sqrt(max(self._weighted_mean(h * h, log_w0), 0.0))
         m2, m4, absm, kmin = data[0], data[1], data[2], data[3]
         # Rows in the order of _MOMENTS.
+        self.h_ref = ref
         moments = np.stack(
-            [np.ones_like(h), m2, m4, absm, h, h * m2, h * m4, h * absm, kmin]
+            [np.ones_like(h), m2, m4, absm, h, h * h, h * m2, h * m4, h * absm, kmin]
         )
         block = np.repeat(
             np.arange(self.starts.size), np.diff(np.append(self.starts, h.size))
@@ -544,7 +548,12 @@ class _Histogram:
 
 
 def _derived(
-    quantity: str, mean: _FloatArray, beta: _FloatArray, n_sites: int, size: int
+    quantity: str,
+    mean: _FloatArray,
+    beta: _FloatArray,
+    n_sites: int,
+    size: int,
+    h_ref: float = 0.0,
 ) -> _FloatArray:
     """A quantity from reweighted means (last axis: moments without "one")."""
 
@@ -553,6 +562,10 @@ def _derived(
 
     with np.errstate(divide="ignore", invalid="ignore"):
         m2, m4 = g("m2"), g("m4")
+        if quantity == "energy":
+            return (g("h") + h_ref) / n_sites
+        if quantity == "specific_heat":
+            return beta * beta * (g("hh") - g("h") ** 2) / n_sites
         if quantity == "binder":
             return 1.0 - m4 / (3.0 * m2 * m2)
         if quantity == "binder_slope":
@@ -948,11 +961,13 @@ class ScalingData:
             if diagonal:
                 # Each sample at its own temperature: every row is needed.
                 means = h.means(beta, diagonal=True)
-                q = _derived(quantity, means, beta, h.n_sites, h.size)
+                q = _derived(quantity, means, beta, h.n_sites, h.size, h.h_ref)
                 acc += np.where(use, w * np.nan_to_num(q, nan=np.inf), 0.0)
             else:
                 means = h.means(beta[use], diagonal=False)
-                q = _derived(quantity, means, beta[use, None], h.n_sites, h.size)
+                q = _derived(
+                    quantity, means, beta[use, None], h.n_sites, h.size, h.h_ref
+                )
                 acc[use] += w[use, None] * np.nan_to_num(q, nan=np.inf)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = acc / (total if diagonal else total[:, None])
