@@ -337,6 +337,7 @@ def _scaling(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 n_blocks=args.blocks,
                 max_shift=args.max_shift,
+                workers=args.workers,
                 progress=lambda size, t: bar.advance(task),
             )
         if args.save:
@@ -491,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--algorithm", choices=ALGORITHMS, default="wolff")
     run.add_argument("--seed", type=int, default=1, help="study seed")
     run.add_argument("--threads", type=int, help="thread limit (all cores)")
+    run.add_argument("--workers", type=int, default=1, help="runs at the same time (1)")
     run.add_argument("--blocks", type=int, default=20, help="jackknife blocks")
     run.add_argument(
         "--max-shift",
