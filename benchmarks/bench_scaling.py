@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-sweeps", type=int, default=256_000)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=150)
     report: dict[str, object] = {
         "cores": len(os.sched_getaffinity(0)),
         "workers": args.workers,

@@ -9,6 +9,7 @@ conftest.py (|z| <= 4, fixed SEED).
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -558,3 +559,81 @@ def test_cli_scaling_curie_weiss_prints_table(capsys):
     )
     out = capsys.readouterr().out
     assert "complete graph" in out and "gamma/nu" in out
+
+
+def test_unreweighted_binder_equals_run_summary():
+    """At a run's own temperature U4 and <|m|> equal Run.summary()'s values, and
+    the two jackknife errors agree within the noise of error estimates."""
+    runs = [
+        npx.simulate(
+            npx.Lattice.square(side),
+            temperature=2.3,
+            sweeps=20_000,
+            burn_in=500,
+            algorithm="wolff",
+            seed=SEED + side,
+        )
+        for side in (8, 16)
+    ]
+    data = scaling.ScalingData.from_runs(runs)
+    summary = runs[1].summary()
+    u, du = data.curve("binder", 16, [2.3])
+    m, _ = data.curve("abs_magnetisation", 16, [2.3])
+    assert u[0] == pytest.approx(summary.binder.value, rel=1e-12)
+    assert m[0] == pytest.approx(summary.abs_magnetisation.value, rel=1e-12)
+    assert 0.5 < du[0] / summary.binder.error < 2.0
+
+
+def test_parallel_runs_of_a_study_give_the_same_records():
+    """run_study with 2 workers returns the records of the serial study."""
+    kwargs = {"sweeps": 200, "burn_in": 20, "seed": SEED, "algorithm": "metropolis"}
+    serial = scaling.run_study(npx.Lattice.square, [4, 6], [2.2, 2.4], **kwargs)
+    parallel = scaling.run_study(
+        npx.Lattice.square, [4, 6], [2.2, 2.4], workers=2, **kwargs
+    )
+    for a, b in zip(serial.series, parallel.series, strict=True):
+        assert (a.size, a.temperature, a.seed) == (b.size, b.temperature, b.seed)
+        np.testing.assert_array_equal(a.magnetisation, b.magnetisation)
+        np.testing.assert_array_equal(a.kmin_magnetisation2, b.kmin_magnetisation2)
+    seeds = {s.seed for s in serial.series}
+    assert len(seeds) == 4  # every run its own stream
+
+
+def test_cli_scaling_run_then_analyse(tmp_path, capsys):
+    """`scaling run --save` then `scaling analyse --json` gives the same T_c;
+    one size only is a clear error (exit status 2)."""
+    from neurophase.cli import main
+
+    saved = tmp_path / "runs.npz"
+    args = ["scaling", "run", "--sizes", "4", "6", "8", "--temperatures", "2.2"]
+    args += ["2.35", "--sweeps", "3000", "--seed", "3", "--quiet", "--json"]
+    assert main([*args, "--save", str(saved)]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["scaling", "analyse", str(saved), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["results"]["T_c"] == second["results"]["T_c"]
+    assert abs(first["results"]["T_c"]["value"] - T_C_2D) < 0.1
+    assert main(["scaling", "run", "--sizes", "8", "--quiet"]) == 2
+    assert "--sizes" in capsys.readouterr().err
+
+
+def test_susceptibility_peak_of_exact_curves():
+    """The peak of beta N (<m^2> - <|m|>^2) found by reweighting exact 2 x 2 and
+    3 x 3 histograms is the maximum of neurophase.exact's curve (to 1e-6)."""
+    from scipy.optimize import minimize_scalar
+
+    data = scaling.ScalingData(
+        _exact_series(2, [1.5, 6.0]) + _exact_series(3, [1.5, 6.0])
+    )
+    found = {p.size: p for p in scaling.peaks(data)}
+    for side in (2, 3):
+        res = minimize_scalar(
+            lambda t, side=side: (
+                -exact.enumerate_lattice((side, side), t).susceptibility_abs
+            ),
+            bounds=(1.5, 6.0),
+            method="bounded",
+            options={"xatol": 1e-10},
+        )
+        assert abs(found[side].temperature.value - res.x) < 1e-6
+        assert found[side].height.value == pytest.approx(-res.fun, rel=1e-9)

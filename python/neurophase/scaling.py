@@ -39,8 +39,11 @@ continuous across runs. Beyond every run's range a :class:`ReweightingRangeError
 is raised.
 
 Errors come from a delete-one-block jackknife over ``n_blocks`` blocks of each
-series, synchronised across series: jackknife sample ``j`` drops block ``j`` of
-every series, so every derived number (a crossing, a fit, a collapse) is
+series (the block sums of the *reweighted* moments are needed, so this is a
+jackknife of its own rather than the one of :mod:`neurophase.statistics`, whose
+``tau_int`` is used to check the block length), synchronised across series:
+jackknife sample ``j`` drops block ``j`` of every series, so every derived
+number (a crossing, a fit, a collapse) is
 recomputed on each sample and its error includes the correlations between
 quantities built from the same data. Runs at the same (size, temperature) with
 different seeds are pooled block by block.
@@ -95,6 +98,7 @@ __all__ = [
     "analyse",
     "collapse",
     "comparison_table",
+    "crossing",
     "crossings",
     "extrapolate_crossings",
     "fit_power_law",
@@ -1536,7 +1540,9 @@ def peaks(data: ScalingData, quantity: str = "susceptibility") -> list[Peak]:
         if not np.any(np.isfinite(full)):
             raise ValueError(f"{quantity} of size {size}: no valid value to maximise")
         i = int(np.nanargmax(full))
-        if i in (0, t.size - 1):
+        valid = np.flatnonzero(np.isfinite(full))
+        # A maximum next to an invalid point is the edge of the reweighting range.
+        if i in (valid[0], valid[-1]) or not np.all(np.isfinite(full[i - 1 : i + 2])):
             raise ValueError(
                 f"{quantity} of size {size} is largest at the edge of its range "
                 f"(T = {t[i]:.6g}): the peak is not inside the data"
@@ -1911,8 +1917,10 @@ class ScalingResult:
     Attributes
     ----------
     temperature : Estimate
-        ``T_c``: the extrapolated Binder crossing when it could be fitted,
-        otherwise the crossing of the two largest sizes (see ``method``).
+        ``T_c``: the extrapolated Binder crossing, or the crossing of the two
+        largest sizes when the extrapolation cannot be fitted, leaves the data,
+        or is much noisier than that crossing while shifting it by less than its
+        own error (see ``temperature_method`` and ``notes``).
     temperature_method : str
         How ``temperature`` was obtained.
     binder_crossings, xi_crossings : list of Crossing
@@ -1960,6 +1968,11 @@ class ScalingResult:
     notes: tuple[str, ...] = ()
 
     @property
+    def largest_pair(self) -> Crossing:
+        """The Binder crossing of the largest pair of sizes."""
+        return max(self.binder_crossings, key=lambda c: (c.sizes[1], c.sizes[0]))
+
+    @property
     def nu(self) -> Estimate:
         """``nu = 1 / (1/nu)`` with the propagated error."""
         v = self.inv_nu.exponent
@@ -1969,8 +1982,13 @@ class ScalingResult:
         """``(name, estimate, reference key)`` rows of the results table."""
         rows: list[tuple[str, Estimate | None, str]] = [
             ("T_c", self.temperature, "temperature"),
-            ("U4 at crossing", self.binder, "binder"),
+            ("T_c (largest pair)", self.largest_pair.temperature, "temperature"),
         ]
+        if self.extrapolation is not None:
+            rows.append(
+                ("T_c (extrapolated)", self.extrapolation.temperature, "temperature")
+            )
+        rows.append(("U4 at crossing", self.binder, "binder"))
         if self.xi_over_size is not None:
             rows.append(("T_c from xi/L", self.xi_temperature, "temperature"))
             rows.append(("xi/L at crossing", self.xi_over_size, "xi_over_size"))
@@ -2098,16 +2116,29 @@ def analyse(
         notes.append(f"no extrapolation of the crossings: {exc}")
     if extrap is not None:
         t_ex = extrap.temperature_samples
-        if np.all((t_ex > lo) & (t_ex < hi)):
+        ex, pair = extrap.temperature, largest.temperature
+        # An extrapolation much noisier than the crossing it would correct, by a
+        # shift smaller than its own error, trades a small bias for a large
+        # variance: the crossing is then the better estimate.
+        undetermined = ex.error > 2.0 * pair.error and abs(ex.value - pair.value) < (
+            ex.error
+        )
+        if not np.all((t_ex > lo) & (t_ex < hi)):
+            notes.append(
+                "the extrapolated T_c falls outside the simulated range; the "
+                "largest pair's crossing is used"
+            )
+        elif undetermined:
+            notes.append(
+                f"the extrapolation ({ex}) is not determined by the data (error "
+                f"> 2 x that of the crossing, shift < its error); the largest "
+                "pair's crossing is used, its finite-size shift not removed"
+            )
+        else:
             tc_samples = t_ex
             method = (
                 f"extrapolated Binder crossings (omega = {extrap.omega.value:.3g}, "
                 f"chi2/ndof = {extrap.chi2:.3g}/{extrap.ndof})"
-            )
-        else:
-            notes.append(
-                "the extrapolated T_c falls outside the simulated range; the "
-                "largest pair's crossing is used"
             )
     inv_nu = fit_power_law(sizes, _at_temperature(data, "binder_slope", tc_samples))
     gamma = fit_power_law(
