@@ -186,7 +186,6 @@ class Run:
     site_field: npt.NDArray[np.float64] | None = dataclass_field(repr=False)
     snapshot_sweeps: npt.NDArray[np.int64] = dataclass_field(repr=False)
     snapshots: npt.NDArray[np.int8] = dataclass_field(repr=False)
-    kmin_magnetisation2: npt.NDArray[np.float64] | None = dataclass_field(repr=False)
     attempts: int
     flips: int
     clusters: int
@@ -195,6 +194,9 @@ class Run:
     team_sweeps: int
     wall_time: float
     diagnostics: dict[str, Any] = dataclass_field(default_factory=dict)
+    kmin_magnetisation2: npt.NDArray[np.float64] | None = dataclass_field(
+        default=None, repr=False
+    )
 
     @property
     def sweeps(self) -> int:
