@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs at once (2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-sweeps", type=int, default=256_000)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timings of the final attempt (3)"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
     console = Console(width=150)
@@ -115,6 +118,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         console.print("T_c within 0.1 % not reached within --max-sweeps")
+    if reached:
+        # The machine is shared and noisy: the final attempt again, several times
+        # with 1 and with 2 runs at once; medians and their ratio in one run.
+        timing = Table(title=f"time to T_c within 0.1 % ({reached['sweeps']} sweeps)")
+        for col in ("runs at once", "median wall s", "all repeats s"):
+            timing.add_column(col, justify="right")
+        medians = {}
+        for workers in (1, 2):
+            walls = []
+            for _ in range(args.repeats):
+                _, _, t_sim, t_an = attempt(reached["sweeps"], args.seed, workers)
+                walls.append(t_sim + t_an)
+            medians[workers] = float(np.median(walls))
+            timing.add_row(
+                str(workers),
+                f"{medians[workers]:.1f}",
+                ", ".join(f"{w:.1f}" for w in walls),
+            )
+        console.print(timing)
+        console.print(f"1 run / 2 runs at once: {medians[1] / medians[2]:.2f}x")
+        reached["median_wall_s"] = {str(k): v for k, v in medians.items()}
     report["attempts"] = attempts
     report["reached"] = reached
     assert final is not None

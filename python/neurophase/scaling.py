@@ -2212,9 +2212,13 @@ def plot_binder(
     *,
     quantity: str = "binder",
     n_points: int = 60,
+    temperature_range: tuple[float, float] | None = None,
 ) -> Figure:
     """Reweighted curves of ``quantity`` per size with error bands, the
     simulated points, and the crossings of ``result`` (if given).
+
+    Each size is drawn over its whole reweighting coverage, clipped to
+    ``temperature_range`` when given.
 
     Returns a :class:`matplotlib.figure.Figure` (not attached to pyplot).
     """
@@ -2224,21 +2228,31 @@ def plot_binder(
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.add_subplot()
     span = data.temperature_range()
+    lo_lim, hi_lim = temperature_range if temperature_range else (0.0, math.inf)
+    colours = iter(f"C{i}" for i in itertools.count())
     for size in data.sizes:
+        colour = next(colours)
         cov = data.coverage(size)
+        label: str | None = f"{size}"
         for lo, hi in cov:
-            a, b = max(lo, span[0]), min(hi, span[1])
+            if not math.isfinite(hi):
+                hi = max(span[1], lo)
+            a, b = max(lo, lo_lim), min(hi, hi_lim)
             if not a < b:
                 continue
             t = np.linspace(a, b, n_points)
             v, e = data.curve(quantity, size, t)
-            (line,) = ax.plot(t, v, label=f"{size}")
-            ax.fill_between(t, v - e, v + e, color=line.get_color(), alpha=0.25)
+            ax.plot(t, v, color=colour, label=label)
+            ax.fill_between(t, v - e, v + e, color=colour, alpha=0.25)
+            label = None
         ts = data.temperatures(size)
-        ts = ts[(ts >= cov[0][0]) & (ts <= cov[-1][1])]
+        inside = np.zeros(ts.size, dtype=bool)
+        for lo, hi in cov:
+            inside |= (ts >= lo) & (ts <= hi)
+        ts = ts[inside & (ts >= lo_lim) & (ts <= hi_lim)]
         if ts.size:
             v, e = data.curve(quantity, size, ts)
-            ax.errorbar(ts, v, e, fmt="o", ms=3, color=line.get_color())
+            ax.errorbar(ts, v, e, fmt="o", ms=3, color=colour, label=label)
     if result is not None:
         xs = result.binder_crossings if quantity == "binder" else result.xi_crossings
         if quantity in ("binder", "xi_over_size"):
