@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import brentq
 
 import neurophase as npx
@@ -637,3 +639,49 @@ def test_susceptibility_peak_of_exact_curves():
         )
         assert abs(found[side].temperature.value - res.x) < 1e-6
         assert found[side].height.value == pytest.approx(-res.fun, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_simulated_complete_graph_agrees_with_exact_curie_weiss():
+    """Heat-bath runs of the complete graph (N = 64 ... 512, T = J) give Binder
+    crossings and exponents that agree within 4 sigma with the same analysis
+    of the exact finite-N Curie-Weiss distributions."""
+    sizes = [64, 128, 256, 512]
+    simulated = scaling.run_study(
+        npx.Lattice.complete,
+        sizes,
+        [1.0],
+        sweeps=40_000,
+        burn_in=1000,
+        seed=SEED,
+        algorithm="heat-bath",
+    )
+    exact_data = scaling.ScalingData.curie_weiss(sizes, [0.8, 1.2])
+    for pair in ((64, 128), (128, 256), (256, 512), (64, 512)):
+        got = scaling.crossing(simulated, pair)
+        expected = scaling.crossing(exact_data, pair)
+        assert_agrees(got.temperature, expected.temperature.value, f"T* {pair}")
+        assert_agrees(got.value, expected.value.value, f"U4* {pair}")
+    got, expected = scaling.analyse(simulated), scaling.analyse(exact_data)
+    assert_agrees(got.inv_nu.exponent, expected.inv_nu.exponent.value, "1/nu_N")
+    assert_agrees(
+        got.gamma_over_nu.exponent, expected.gamma_over_nu.exponent.value, "gamma/nu_N"
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.lists(st.integers(2, 7), min_size=1, max_size=3).map(tuple),
+    data=st.data(),
+)
+def test_measured_kmin_equals_numpy_fft_for_any_configuration(shape, data):
+    """Simulation.measure's |m(k_min)|^2 equals NumPy's FFT for any spins."""
+    n = math.prod(shape)
+    bits = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    spins = np.where(np.array(bits), 1, -1).reshape(shape)
+    sim = npx.Simulation(npx.Lattice(shape), start=spins)
+    f = np.fft.fftn(spins.astype(np.float64))
+    for a, value in enumerate(sim.measure()["kmin_magnetisation2"]):
+        index = [0] * len(shape)
+        index[a] = 1
+        assert value == pytest.approx(abs(f[tuple(index)]) ** 2 / n**2, abs=1e-13)
