@@ -532,6 +532,15 @@ def test_scaling_data_roundtrip_and_bad_input(tmp_path):
         scaling.Series.from_run(field_run)
     with pytest.raises(ValueError, match="n_blocks"):
         scaling.ScalingData.from_runs(runs, n_blocks=1000)
+    with pytest.raises(ValueError, match="temperature"):
+        scaling.Series.exact_histogram(
+            size=2,
+            n_sites=4,
+            temperature=0.0,
+            energy=[-2.0, 0.0],
+            magnetisation=[1.0, 0.0],
+            log_multiplicity=[0.0, 1.0],
+        )
     with pytest.raises(ValueError, match="not saved scaling data"):
         (tmp_path / "bad.npz").write_bytes(b"nothing")
         scaling.ScalingData.load(tmp_path / "bad.npz")

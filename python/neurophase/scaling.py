@@ -367,9 +367,17 @@ class Series:
         The weight at ``temperature`` is ``g exp(-H / T)``; reweighting such a
         series is exact at every temperature.
         """
+        t = float(temperature)
+        if not (math.isfinite(t) and t > 0.0):
+            raise ValueError(f"temperature must be finite and > 0, got {temperature!r}")
         e = _series("energy", energy)
         log_g = _series("log_multiplicity", log_multiplicity)
-        log_w = log_g - (e * n_sites) / float(temperature)
+        if log_g.size != e.size:
+            raise ValueError(
+                f"log_multiplicity must have one value per class ({e.size}), got "
+                f"{log_g.size}"
+            )
+        log_w = log_g - (e * float(n_sites)) / t
         return cls(
             size=size,
             temperature=temperature,
