@@ -35,7 +35,7 @@ void bind_engine(py::module_& m) {
            uint64_t first_sweep, double coupling, carray<double> temperature,
            carray<double> field_uniform, std::optional<carray<double>> field_site,
            int threads, bool record, carray<int64_t> snapshot_sweeps,
-           int64_t clusters_per_sweep) {
+           int64_t clusters_per_sweep, bool record_kmin) {
             const Geometry g = make_geometry(shape, periodic, complete);
             RunSpec spec;
             spec.algorithm = parse_algorithm(algorithm);
@@ -60,13 +60,19 @@ void bind_engine(py::module_& m) {
                 throw py::value_error("clusters_per_sweep must be >= 0 (0: automatic)");
             spec.clusters_per_sweep = clusters_per_sweep;
 
+            if (record_kmin && (complete || !record))
+                throw py::value_error(
+                    "record_kmin needs record=True and a hypercubic lattice");
             const int64_t n_rec = record ? n_sweeps : 0;
+            const int64_t n_kmin = record_kmin ? n_sweeps : 0;
             carray<double> mag(n_rec), energy(n_rec), stag(n_rec);
+            carray<double> kmin({n_kmin, static_cast<int64_t>(g.dimension())});
             if (record) {
                 spec.magnetisation = mag.mutable_data();
                 spec.energy = energy.mutable_data();
                 spec.staggered = stag.mutable_data();
             }
+            if (record_kmin) spec.kmin_magnetisation2 = kmin.mutable_data();
             const int64_t n_snap = snapshot_sweeps.size();
             const int64_t* snap = snapshot_sweeps.data();
             for (int64_t k = 0; k < n_snap; ++k)
@@ -93,20 +99,23 @@ void bind_engine(py::module_& m) {
             info["threads_used"] = stats.threads_used;
             info["clusters_per_sweep"] = stats.clusters_per_sweep;
             info["team_sweeps"] = stats.team_sweeps;
-            return py::make_tuple(info, mag, energy, stag, snapshots);
+            return py::make_tuple(info, mag, energy, stag, snapshots, kmin);
         },
         py::arg("shape"), py::arg("periodic"), py::arg("complete"), py::arg("spins"),
         py::arg("algorithm"), py::arg("seed"), py::arg("first_sweep"),
         py::arg("coupling"), py::arg("temperature"), py::arg("field_uniform"),
         py::arg("field_site"), py::arg("threads"), py::arg("record"),
-        py::arg("snapshot_sweeps"), py::arg("clusters_per_sweep") = 0);
+        py::arg("snapshot_sweeps"), py::arg("clusters_per_sweep") = 0,
+        py::arg("record_kmin") = false);
 
     m.def(
         "measure",
         [](const std::vector<int64_t>& shape, bool periodic, bool complete,
            carray<int8_t> spins, std::optional<carray<double>> field_site,
-           double coupling, double field, int threads) {
+           double coupling, double field, int threads, bool fourier) {
             const Geometry g = make_geometry(shape, periodic, complete);
+            if (fourier && complete)
+                throw py::value_error("fourier needs a hypercubic lattice");
             require_size(spins, g.n_sites, "spins");
             const double* h = nullptr;
             if (field_site) {
@@ -117,7 +126,7 @@ void bind_engine(py::module_& m) {
             double energy = 0.0;
             {
                 py::gil_scoped_release release;  // arrays are held by this frame
-                result = measure(g, spins.data(), h, threads);
+                result = measure(g, spins.data(), h, threads, fourier);
                 energy = energy_per_spin(g, result, coupling, field);
             }
             py::dict d;
@@ -126,11 +135,18 @@ void bind_engine(py::module_& m) {
             d["staggered_sum"] = result.staggered_sum;
             d["site_field_sum"] = result.site_field_sum;
             d["energy"] = energy;
+            if (fourier) {
+                py::list sums;
+                for (int a = 0; a < g.dimension(); ++a)
+                    sums.append(
+                        py::make_tuple(result.kmin_real[a], result.kmin_imag[a]));
+                d["kmin_sums"] = sums;
+            }
             return d;
         },
         py::arg("shape"), py::arg("periodic"), py::arg("complete"), py::arg("spins"),
         py::arg("field_site"), py::arg("coupling"), py::arg("field"),
-        py::arg("threads"));
+        py::arg("threads"), py::arg("fourier") = false);
 
     m.def(
         "hot_start",

@@ -195,7 +195,7 @@ template <int D, bool Ferro, bool Periodic, typename Index>
 RunStats wolff_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;
     const int64_t n = g.n_sites;
-    MeasureScratch scratch(g);
+    MeasureScratch scratch(g, spec.kmin_magnetisation2 != nullptr);
     int64_t next_snapshot = 0;
     WolffKernel<D, Ferro, Periodic, Index> kernel(g, spins, spec);
 
@@ -311,7 +311,7 @@ RunStats sw_sweeps(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     std::vector<uint8_t> ghost_store(static_cast<std::size_t>(n));
     Index* const parent = parent_store.data();
     uint8_t* const ghost = ghost_store.data();
-    MeasureScratch scratch(g);
+    MeasureScratch scratch(g, spec.kmin_magnetisation2 != nullptr);
     int64_t next_snapshot = 0;
     const AxisSteps<D, Index, Periodic> steps(g);
     // Bond words are drawn a chunk of sites at a time with the vectorised Philox.

@@ -598,7 +598,7 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     const bool complete = g.kind == LatticeKind::complete;
     const std::vector<int8_t> zero_row(static_cast<std::size_t>(g.row_length()), 0);
     const RowContext ctx{g, spins, zero_row.data(), (g.row_length() + 1) / 2};
-    MeasureScratch scratch(g);
+    MeasureScratch scratch(g, spec.kmin_magnetisation2 != nullptr);
     const int64_t n_rows = g.n_rows();
     // Rows per scheduling chunk: about 8k sites, so that threads rarely contend for
     // work and a core slowed by other load hands its rows to the other thread.
@@ -609,8 +609,8 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     // machine: skip the phases that have nothing to do.
     bool has_seam = false;
     for (int k = 0; k < g.dimension(); ++k) has_seam |= g.odd_periodic(k);
-    const bool recording =
-        spec.magnetisation || spec.energy || spec.staggered || spec.n_snapshots > 0;
+    const bool recording = spec.magnetisation || spec.energy || spec.staggered ||
+                           spec.kmin_magnetisation2 || spec.n_snapshots > 0;
 
     // Sweeps [t_begin, t_end) with a team of `team` threads.
     const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {

@@ -16,7 +16,7 @@ from typing import Any
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import exact, statistics, sweeps
+from . import exact, scaling, statistics, sweeps
 from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
@@ -34,8 +34,8 @@ from .statistics import Estimate, Summary, summarise
 # A library stays silent unless the application configures logging.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-# Imported on first use: the figures pull in matplotlib, which is slow to load.
-_LAZY_MODULES = ("meanfield", "meanfield_figures")
+# Imported on first use: they pull in matplotlib or scikit-learn, slow to load.
+_LAZY_MODULES = ("meanfield", "meanfield_figures", "perceptron")
 
 
 def __getattr__(name: str) -> Any:
@@ -62,6 +62,8 @@ __all__ = [
     "exact",
     "meanfield",
     "meanfield_figures",
+    "perceptron",
+    "scaling",
     "simulate",
     "statistics",
     "summarise",

@@ -33,12 +33,14 @@ def run(
     record: bool,
     snapshot_sweeps: npt.NDArray[np.int64],
     clusters_per_sweep: int = 0,
+    record_kmin: bool = False,
 ) -> tuple[
     dict[str, int],
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
     npt.NDArray[np.int8],
+    npt.NDArray[np.float64],
 ]: ...
 def measure(
     shape: list[int] | tuple[int, ...],
@@ -49,6 +51,7 @@ def measure(
     coupling: float,
     field: float,
     threads: int,
+    fourier: bool = False,
 ) -> dict[str, Any]: ...
 def hot_start(
     shape: list[int] | tuple[int, ...],

@@ -1,4 +1,5 @@
-"""Command line: ``neurophase simulate``, ``sweep``, ``perceptron`` and ``info``."""
+"""Command line: ``neurophase simulate``, ``sweep``, ``scaling``, ``perceptron`` and
+``info``."""
 
 from __future__ import annotations
 
@@ -368,6 +369,98 @@ def _sweep(args: argparse.Namespace) -> int:
         f"done before) in {out}; {wall:.3g} s of task time",
         soft_wrap=True,
     )
+
+
+def _reference_key(kind: str, dimension: int) -> str | None:
+    if kind == "complete":
+        return "complete"
+    return {2: "square", 3: "cubic"}.get(dimension)
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from . import scaling
+
+    console = Console()
+    if args.action == "run":
+        if len(args.sizes) < 2:
+            raise ValueError(f"--sizes needs at least two sizes, got {args.sizes}")
+        if not args.temperatures:
+            raise ValueError("--temperatures needs at least one temperature")
+        factory = {
+            "square": lambda L: Lattice.square(L),
+            "cubic": lambda L: Lattice.cubic(L),
+            "chain": lambda L: Lattice.chain(L),
+            "complete": lambda N: Lattice.complete(N),
+        }[args.lattice]
+        algorithm = args.algorithm
+        if args.lattice == "complete" and algorithm in ("wolff", "swendsen-wang"):
+            algorithm = "heat-bath"  # cluster updates need a hypercubic lattice
+        from rich.progress import Progress
+
+        total = len(args.sizes) * len(args.temperatures)
+        with Progress(console=console, transient=True, disable=args.quiet) as bar:
+            task = bar.add_task("runs", total=total)
+            data = scaling.run_study(
+                factory,
+                args.sizes,
+                args.temperatures,
+                sweeps=args.sweeps,
+                burn_in=args.burn_in,
+                algorithm=algorithm,
+                seed=args.seed,
+                threads=args.threads,
+                n_blocks=args.blocks,
+                max_shift=args.max_shift,
+                workers=args.workers,
+                progress=lambda size, t: bar.advance(task),
+            )
+        if args.save:
+            data.save(args.save)
+        ref_key = {"square": "square", "cubic": "cubic", "complete": "complete"}.get(
+            args.lattice
+        )
+    elif args.action == "analyse":
+        data = scaling.ScalingData.load(args.file)
+        ref_key = _reference_key(data.kind, data.dimension)
+    else:  # curie-weiss: exact finite-N distributions, no sampling
+        data = scaling.ScalingData.curie_weiss(args.sizes, args.temperatures)
+        ref_key = "complete"
+
+    result = scaling.analyse(data, omega=args.omega, with_collapse=args.collapse)
+    reference = scaling.REFERENCES[ref_key] if ref_key else None
+    if args.figures:
+        folder = Path(args.figures)
+        folder.mkdir(parents=True, exist_ok=True)
+        scaling.plot_binder(data, result).savefig(folder / "binder.png", dpi=120)
+        if result.xi_crossings:
+            fig = scaling.plot_binder(data, result, quantity="xi_over_size")
+            fig.savefig(folder / "xi_over_size.png", dpi=120)
+        if result.collapse is not None:
+            fig = scaling.plot_collapse(result.collapse)
+            fig.savefig(folder / "collapse.png", dpi=120)
+    if args.json:
+        out = {
+            "sizes": list(data.sizes),
+            "kind": data.kind,
+            "dimension": data.dimension,
+            "temperature_method": result.temperature_method,
+            "results": result.as_dict(),
+            "reference": None if reference is None else reference.__dict__,
+            "notes": list(result.notes),
+        }
+        print(json.dumps(out, indent=2, default=float))
+        return 0
+    title = (
+        f"{'N' if data.kind == 'complete' else 'L'} = "
+        f"{', '.join(map(str, data.sizes))}"
+        + (f"; reference: {reference.name}" if reference else "")
+    )
+    console.print(result.table(reference, title=title))
+    console.print(f"T_c: {result.temperature_method}", soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True)
     return 0
 
 
@@ -849,6 +942,64 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=_sweep)
 
     _add_perceptron_parser(sub)
+
+    fss = sub.add_parser(
+        "scaling",
+        help="finite-size scaling: T_c and critical exponents with error bars",
+        description="Binder and xi/L crossings, their extrapolation, nu, gamma/nu "
+        "and beta/nu (jackknife errors), printed next to reference values.",
+    )
+    fss_sub = fss.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--omega", type=float, help="fix the correction exponent of the extrapolation"
+    )
+    common.add_argument(
+        "--collapse", action="store_true", help="also fit a collapse of beta N <m^2>"
+    )
+    common.add_argument("--figures", help="write binder.png (and more) to this folder")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    run = fss_sub.add_parser(
+        "run",
+        parents=[common],
+        help="simulate sizes x temperatures at h = 0 and analyse",
+    )
+    run.add_argument(
+        "--lattice", choices=("square", "cubic", "chain", "complete"), default="square"
+    )
+    run.add_argument(
+        "--sizes", type=int, nargs="+", default=[8, 16, 32], help="L (N if complete)"
+    )
+    run.add_argument(
+        "--temperatures", type=float, nargs="+", default=[2.269185], help="T values"
+    )
+    run.add_argument("--sweeps", type=int, default=20000, help="recorded sweeps")
+    run.add_argument("--burn-in", type=int, default=1000)
+    run.add_argument("--algorithm", choices=ALGORITHMS, default="wolff")
+    run.add_argument("--seed", type=int, default=1, help="study seed")
+    run.add_argument("--threads", type=int, help="thread limit (all cores)")
+    run.add_argument("--workers", type=int, default=1, help="runs at the same time (1)")
+    run.add_argument("--blocks", type=int, default=20, help="jackknife blocks")
+    run.add_argument(
+        "--max-shift",
+        type=float,
+        default=1.0,
+        help="reweighting range |dbeta| sigma_H (1)",
+    )
+    run.add_argument("--save", help="save the records (.npz) for 'scaling analyse'")
+    analyse_cmd = fss_sub.add_parser(
+        "analyse", parents=[common], help="analyse records saved with --save"
+    )
+    analyse_cmd.add_argument("file", help=".npz written by 'scaling run --save'")
+    cw = fss_sub.add_parser(
+        "curie-weiss",
+        parents=[common],
+        help="the same analysis on exact finite-N Curie-Weiss distributions",
+    )
+    cw.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
+    cw.add_argument("--temperatures", type=float, nargs="+", default=[0.95, 1.0, 1.05])
+    fss.set_defaults(func=_scaling)
 
     info = sub.add_parser("info", help="version, OpenMP, threads and SIMD paths")
     info.add_argument("--json", action="store_true")

@@ -152,6 +152,12 @@ class Run:
         is in ``site_field``).
     snapshots : ndarray, shape (k, *lattice.shape), int8
         Spins after the sweeps listed in ``snapshot_sweeps`` (indices into this run).
+    kmin_magnetisation2 : ndarray of shape (sweeps, d), or None
+        With ``record_kmin=True``: ``|m(k_a)|^2 = |N^-1 sum_j s_j exp(i k x_j)|^2``
+        after each sweep at the smallest nonzero wavevector ``k_a = (2 pi / L_a)
+        e_a`` along each axis ``a`` (the same normalisation as ``m^2``, which is
+        its ``k = 0`` value). The second-moment correlation length is built from
+        it (:mod:`neurophase.scaling`). None when not recorded.
     threads_used, team_sweeps : int
         Threads in the OpenMP team, and how many sweeps the team ran. With more
         than one thread, batches of sweeps run on one thread whenever that was
@@ -188,6 +194,9 @@ class Run:
     team_sweeps: int
     wall_time: float
     diagnostics: dict[str, Any] = dataclass_field(default_factory=dict)
+    kmin_magnetisation2: npt.NDArray[np.float64] | None = dataclass_field(
+        default=None, repr=False
+    )
 
     @property
     def sweeps(self) -> int:
@@ -341,6 +350,7 @@ class Simulation:
         field_schedule: npt.ArrayLike | None = None,
         record: bool = True,
         snapshots: Sequence[int] | None = None,
+        record_kmin: bool = False,
     ) -> Run:
         """Run ``sweeps`` sweeps and return their per-sweep records.
 
@@ -359,8 +369,22 @@ class Simulation:
             pass over the lattice per sweep).
         snapshots : sequence of int, optional
             Sweeps of this run (0-based, increasing) after which to copy the spins.
+        record_kmin : bool
+            Also record ``|m(k_min)|^2`` along each axis after every sweep
+            (:attr:`Run.kmin_magnetisation2`), for the second-moment correlation
+            length. Needs ``record=True`` and a periodic hypercubic lattice; costs
+            about one more pass over the spins per sweep.
         """
         sweeps = _validate.positive_int("sweeps", sweeps, minimum=0)
+        if not isinstance(record_kmin, (bool, np.bool_)):
+            raise TypeError(f"record_kmin must be True or False, got {record_kmin!r}")
+        if record_kmin and (
+            not record or self.lattice.is_complete or not self.lattice.periodic
+        ):
+            raise ValueError(
+                "record_kmin=True needs record=True and a periodic hypercubic "
+                f"lattice, got record={record} on {self.lattice.describe()}"
+            )
         T = _per_sweep("temperature", temperature, sweeps)
         if np.any(T <= 0.0):
             bad = T[T <= 0.0][0]
@@ -407,7 +431,7 @@ class Simulation:
                 stop = done + n
                 in_chunk = snap[(snap >= done) & (snap < stop)] - done
                 start = time.perf_counter()
-                stats, m, e, stag, snaps = _core.run(
+                stats, m, e, stag, snaps, kmin = _core.run(
                     *self.lattice._core_args(),
                     self._spins,
                     self.algorithm,
@@ -421,6 +445,7 @@ class Simulation:
                     record,
                     in_chunk,
                     self.clusters_per_sweep or 0,
+                    bool(record_kmin),
                 )
                 elapsed = time.perf_counter() - start
                 wall += elapsed
@@ -433,7 +458,7 @@ class Simulation:
                 for key in totals:
                     totals[key] += int(stats[key])
                 threads_used = int(stats["threads_used"])
-                chunks.append((m, e, stag, snaps))
+                chunks.append((m, e, stag, snaps, kmin))
                 done = stop
             interrupted = flag.raised
 
@@ -470,6 +495,9 @@ class Simulation:
             snapshots=joined(3, np.empty((0, n_site), np.int8)).reshape(
                 (-1, *self.lattice.shape)
             ),
+            kmin_magnetisation2=joined(4, np.empty((0, self.lattice.dimension)))
+            if record_kmin
+            else None,
             attempts=totals["attempts"],
             flips=totals["flips"],
             clusters=totals["clusters"],
@@ -529,11 +557,14 @@ class Simulation:
                 stacklevel=_user_stacklevel(),
             )
 
-    def measure(self) -> dict[str, float]:
+    def measure(self) -> dict[str, Any]:
         """Magnetisation, energy and staggered magnetisation of the current spins.
 
-        Energy per spin uses the static field of the simulation (no schedule).
+        Energy per spin uses the static field of the simulation (no schedule). On
+        periodic hypercubic lattices ``"kmin_magnetisation2"`` is also given: the
+        list over axes of ``|m(k_min)|^2`` (see :attr:`Run.kmin_magnetisation2`).
         """
+        fourier = self.lattice.periodic
         d = _core.measure(
             *self.lattice._core_args(),
             self._spins,
@@ -541,13 +572,19 @@ class Simulation:
             self.coupling,
             self.field,
             1,
+            fourier,
         )
         n = self.lattice.n_sites
-        return {
+        result: dict[str, Any] = {
             "magnetisation": d["magnetisation_sum"] / n,
             "energy": d["energy"],
             "staggered_magnetisation": d["staggered_sum"] / n,
         }
+        if fourier:
+            result["kmin_magnetisation2"] = [
+                (re / n) ** 2 + (im / n) ** 2 for re, im in d["kmin_sums"]
+            ]
+        return result
 
     # State --------------------------------------------------------------------
 
@@ -651,6 +688,7 @@ def simulate(
     field_schedule: npt.ArrayLike | None = None,
     snapshots: Sequence[int] | None = None,
     clusters_per_sweep: int | None = None,
+    record_kmin: bool = False,
 ) -> Run:
     """Equilibrate for ``burn_in`` sweeps, then record ``sweeps`` sweeps.
 
@@ -698,7 +736,13 @@ def simulate(
             # sweeps to about N flipped spins.
             sim.clusters_per_sweep = None
             sim._pilot_temperature = None
-    return sim.run(sweeps, temperature=T, field_schedule=sched, snapshots=snapshots)
+    return sim.run(
+        sweeps,
+        temperature=T,
+        field_schedule=sched,
+        snapshots=snapshots,
+        record_kmin=record_kmin,
+    )
 
 
 def _user_stacklevel() -> int:

@@ -32,6 +32,10 @@ struct RunSpec {
     double* magnetisation = nullptr;
     double* energy = nullptr;
     double* staggered = nullptr;
+    // Per-spin |m(k)|^2 = |N^-1 sum_j s_j exp(i k x_j)|^2 at the smallest nonzero
+    // wavevector along each axis, k = (2 pi / L_a) e_a, after every sweep:
+    // kmin_magnetisation2[t * d + a] (hypercubic lattices only; nullptr to skip).
+    double* kmin_magnetisation2 = nullptr;
     // Snapshots: copies of the spins after the listed sweeps (indices into this call,
     // strictly increasing), written to snapshot_out[k * n_sites ...].
     const int64_t* snapshot_sweeps = nullptr;
@@ -59,10 +63,14 @@ struct Measurement {
     int64_t bond_sum = 0;           // sum over bonds of s_i s_j
     int64_t staggered_sum = 0;      // sum_i (-1)^(x_1 + ... + x_d) s_i
     double site_field_sum = 0.0;    // sum_i h_i s_i over the per-site field
+    // sum_j s_j exp(2 pi i x_a / L_a) along each axis a (only when asked for).
+    double kmin_real[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
+    double kmin_imag[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
 };
 
+// `fourier` adds the smallest-wavevector sums (hypercubic lattices only).
 Measurement measure(const Geometry& g, const int8_t* spins, const double* field_site,
-                    int threads);
+                    int threads, bool fourier = false);
 
 // Energy per spin from a measurement: (-J * bonds - h * M - sum_i h_i s_i) / N, with
 // the complete graph's bonds scaled by 1/N.
