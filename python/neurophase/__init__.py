@@ -14,7 +14,7 @@ import os
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import exact, statistics
+from . import activations, exact, statistics
 from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
@@ -44,6 +44,7 @@ __all__ = [
     "Summary",
     "WolffSweepWarning",
     "__version__",
+    "activations",
     "build_info",
     "exact",
     "simulate",
