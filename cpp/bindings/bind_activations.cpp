@@ -5,19 +5,27 @@ namespace neurophase::bindings {
 
 namespace {
 
+// An operand over the common shape: axes are matched from the right and axes of
+// length 1 (or missing) are broadcast with stride 0, as NumPy does.
 ActivationOperand operand(const py::array& a, const std::vector<int64_t>& shape,
                           const char* name) {
     const bool single = a.dtype().is(py::dtype::of<float>());
     if (!single && !a.dtype().is(py::dtype::of<double>()))
         throw py::type_error(std::string(name) + " must be float32 or float64");
-    if (a.ndim() != static_cast<py::ssize_t>(shape.size()))
-        throw py::value_error(std::string(name) + " does not have the common shape");
+    const auto nd = static_cast<py::ssize_t>(shape.size());
+    if (a.ndim() > nd)
+        throw py::value_error(std::string(name) + " has more axes than the result");
     ActivationOperand o{const_cast<void*>(a.data()), single, {}};
-    for (py::ssize_t d = 0; d < a.ndim(); ++d) {
-        if (a.shape(d) != shape[d])
+    for (py::ssize_t d = 0; d < nd; ++d) {
+        const py::ssize_t ad = d - (nd - a.ndim());
+        if (ad < 0 || (a.shape(ad) == 1 && shape[d] != 1)) {
+            o.strides.push_back(0);
+        } else if (a.shape(ad) == shape[d]) {
+            o.strides.push_back(a.strides(ad));
+        } else {
             throw py::value_error(std::string(name) +
-                                  " does not have the common shape");
-        o.strides.push_back(a.strides(d));
+                                  " does not broadcast to the result shape");
+        }
     }
     return o;
 }

@@ -190,7 +190,10 @@ def _apply(
 ) -> Result:
     n_threads = validate.threads(threads)
     try:
-        shape = np.broadcast_shapes(x.shape, *(p.shape for _, p in params))
+        if all(p.ndim == 0 for _, p in params):
+            shape = x.shape
+        else:
+            shape = np.broadcast_shapes(x.shape, *(p.shape for _, p in params))
     except ValueError:
         shapes = ", ".join(f"{n} {p.shape}" for n, p in [("input", x), *params])
         raise ValueError(f"the arguments do not broadcast together: {shapes}") from None
@@ -229,8 +232,8 @@ def _apply(
         result = out
 
     if target.size:
-        views = [np.broadcast_to(a, shape) for a in operands]
-        _core.activation(_OPS[op], target, views, n_threads)
+        # Broadcasting (stride 0) happens in the compiled core: no copies here.
+        _core.activation(_OPS[op], target, operands, n_threads)
     if target is not result:
         np.copyto(result, target)
     if out is None and result.ndim == 0:
