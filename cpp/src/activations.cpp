@@ -21,6 +21,8 @@ namespace {
 // --- portable backend: one double per "vector" -------------------------------------
 // std::fma is a correctly rounded fused multiply-add on every CPU (in hardware where
 // there is one), so this path gives the same bits as the AVX2 + FMA path.
+// Limitation: on a CPU without FMA, std::fma is emulated in software and this path
+// is several times slower than plain arithmetic would be; identical bits win here.
 namespace scalar_backend {
 
 using V = double;
@@ -301,6 +303,7 @@ class IntegratedMagnetisation {
 };
 
 // Inputs s, T0, zJ, k, r. Scalar code for both paths (one code path, same bits).
+// Limitation: not vectorised (a root and a 12-node quadrature per element).
 template <bool Derivative>
 void quench_meanfield_block(const double* const* in, double* out, int64_t n) {
     const IntegratedMagnetisation& table = IntegratedMagnetisation::get();
@@ -362,6 +365,8 @@ std::atomic<BlockFn>& selected_block() {
 // --- strided blocks -----------------------------------------------------------------
 
 constexpr int64_t kBlock = 1024;  // elements per block: a multiple of every width
+// Limitation: float32 data are computed in double precision (4 lanes per AVX2
+// instruction, not 8): exact to the float32 rounding, at the float64 speed.
 
 struct Operand {
     const char* data;
