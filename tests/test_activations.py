@@ -768,6 +768,11 @@ def test_bad_input_raises_naming_the_parameter(call, exc, word) -> None:  # type
         call()
 
 
+def test_numpy_scalar_parameters_are_numbers() -> None:
+    """NumPy scalars (also integer ones) are accepted as parameter values."""
+    assert act.meanfield(0.5, np.int64(2), np.float32(1.0)) == act.meanfield(0.5, 2.0)
+
+
 def test_read_only_out_is_refused() -> None:
     """A read-only out is a ValueError, not a crash."""
     out = np.zeros(3)

@@ -141,12 +141,11 @@ def _param(
     name: str, value: Any, *, minimum: float | None, strict: bool, allowed: str
 ) -> npt.NDArray[np.float64]:
     """A float64 parameter (0-d for numbers), finite and within its range."""
-    if isinstance(value, bool) or (
-        isinstance(value, np.ndarray | np.generic)
-        and np.asarray(value).dtype.kind not in "f"
+    if isinstance(value, bool | np.bool_) or (
+        isinstance(value, np.ndarray) and value.dtype.kind != "f"
     ):
         raise TypeError(f"{name} must be a real number or a float array ({allowed})")
-    if isinstance(value, numbers.Real):
+    if isinstance(value, numbers.Real):  # Python and NumPy scalars
         v = float(value)
         bad = not math.isfinite(v) or (
             minimum is not None and (v <= minimum if strict else v < minimum)
