@@ -343,14 +343,12 @@ void avx2_block(Activation op, const double* const* in, double* out, int64_t n) 
 }
 #endif
 
-bool cpu_has_avx2_fma() {
 #if NEUROPHASE_AVX2_KERNELS
+bool cpu_has_avx2_fma() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
 }
+#endif
 
 std::atomic<BlockFn>& selected_block() {
     static std::atomic<BlockFn> fn{[] {
