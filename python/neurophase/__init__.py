@@ -16,7 +16,7 @@ from typing import Any
 # the OpenMP runtime loads; a value chosen by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import exact, scaling, statistics, sweeps
+from . import activations, exact, scaling, statistics, sweeps
 from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
@@ -58,6 +58,7 @@ __all__ = [
     "Summary",
     "WolffSweepWarning",
     "__version__",
+    "activations",
     "build_info",
     "exact",
     "meanfield",

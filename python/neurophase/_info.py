@@ -38,7 +38,9 @@ def build_info() -> dict[str, Any]:
         ``usable_cores`` (cores this process may run on), ``compiler``,
         ``runtime_dispatch`` (AVX2 clones compiled in), ``simd_paths`` (code paths
         compiled in), ``selected_path`` (the one this CPU runs), ``cpu`` and
-        ``cpu_flags`` (relevant instruction-set extensions of this CPU).
+        ``cpu_flags`` (relevant instruction-set extensions of this CPU),
+        ``activation_simd_paths`` (code paths of the activation kernels compiled
+        in) and ``activation_simd_path`` (the one in use).
     """
     info = dict(_core.build_info())
     info["version"] = __version__
@@ -48,5 +50,7 @@ def build_info() -> dict[str, Any]:
         info["usable_cores"] = os.cpu_count() or 1
     info["cpu"] = platform.processor() or platform.machine()
     info["cpu_flags"] = _cpu_flags()
+    info["activation_simd_paths"] = list(_core.activation_paths())
+    info["activation_simd_path"] = _core.activation_path()
     info["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "")
     return info

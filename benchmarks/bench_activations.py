@@ -1,0 +1,294 @@
+"""Throughput of the neurophase activation kernels beside NumPy and SciPy.
+
+Usage::
+
+    python benchmarks/bench_activations.py [--quick] [--out benchmarks/results]
+
+What is measured, as elements per nanosecond (higher is better):
+
+* ``logistic``, ``tanh``, ``softplus`` and the mean-field activation ``meanfield``
+  of :mod:`neurophase.activations`, float32 and float64, on 10^3 ... 10^8
+  elements (``--quick``: 10^3, 10^5, 10^6), with 1 and 2 threads;
+* in the same run NumPy's equivalents on the same arrays: ``np.tanh(x)``,
+  ``1/(1 + np.exp(-x))`` and ``np.logaddexp(0, x)``; the mean-field activation is
+  set beside ``np.tanh`` (the cost of one tanh per element) and beside a
+  per-element SciPy root finder (``scipy.optimize.brentq`` on a sample of
+  elements, cost per element).
+
+Inputs: ``x ~ 4 N(0, 1)``; the mean-field activation at ``T = 0.8``, ``zJ = 1``
+(below ``T_c``: three roots for small ``|h|``, the hard case).
+
+Method: every kernel is first checked against its NumPy (or SciPy) counterpart.
+Each implementation is calibrated (calls per repeat doubled until a repeat lasts
+the target time, 0.2 s; 0.05 s with ``--quick``); then repeats run round-robin
+over the implementations of one size and dtype (5 repeats up to 10^6 elements,
+3 above), so drifts of the machine's load hit all alike. Ratios are formed from
+medians (best repeat in brackets); > 1 means neurophase is faster.
+
+Results: a table on stdout, the same text in ``<out>/activations.txt`` and all
+raw repeats with the machine description in ``<out>/activations.json``
+(``activations_quick.*`` for ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+import neurophase as npx
+from neurophase import activations as act
+
+HERE = Path(__file__).resolve().parent
+T_MF, ZJ_MF = 0.8, 1.0
+KERNELS = ("logistic", "tanh", "softplus", "meanfield")
+NUMPY_NAME = {
+    "logistic": "1/(1+np.exp(-x))",
+    "tanh": "np.tanh",
+    "softplus": "np.logaddexp(0,x)",
+    "meanfield": "np.tanh",
+}
+
+
+def ours(kernel: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    if kernel == "meanfield":
+        return lambda x: act.meanfield(x, T_MF, ZJ_MF, threads=threads)
+    f = getattr(act, kernel)
+    return lambda x: f(x, threads=threads)
+
+
+def numpy_equivalent(kernel: str) -> Callable[[np.ndarray], np.ndarray]:
+    if kernel == "logistic":
+        return lambda x: 1 / (1 + np.exp(-x))
+    if kernel == "softplus":
+        return lambda x: np.logaddexp(0, x)
+    return np.tanh
+
+
+def brentq_meanfield(h: float) -> float:
+    """The default mean-field root by SciPy, the way one would write it per element."""
+    s = math.copysign(1.0, h)
+    a = abs(h)
+    return s * optimize.brentq(
+        lambda m: m - math.tanh((ZJ_MF * m + a) / T_MF), 1e-300, 1.0, xtol=1e-15
+    )
+
+
+def check(x64: np.ndarray) -> dict[str, float]:
+    """Largest relative deviation of each kernel from its reference."""
+    x = x64[:100_000]
+    with np.errstate(over="ignore"):
+        refs = {
+            "logistic": 1 / (1 + np.exp(-x)),
+            "tanh": np.tanh(x),
+            "softplus": np.logaddexp(0, x),
+        }
+    out = {}
+    for k, ref in refs.items():
+        got = ours(k, 2)(x)
+        out[k] = float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)))
+    sample = x[:300]
+    ref = np.array([brentq_meanfield(float(h)) for h in sample])
+    got = act.meanfield(sample, T_MF, ZJ_MF)
+    out["meanfield"] = float(np.max(np.abs(got - ref)))
+    return out
+
+
+def time_calls(f: Callable[[np.ndarray], Any], x: np.ndarray, calls: int) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        f(x)
+    return time.perf_counter() - t0
+
+
+def calibrate(f: Callable[[np.ndarray], Any], x: np.ndarray, target: float) -> int:
+    calls = 1
+    while True:
+        t = time_calls(f, x, calls)
+        if t >= target / 4 or calls >= 1 << 20:
+            return max(1, int(calls * target / max(t, 1e-9)))
+        calls *= 2
+
+
+def measure(
+    impls: dict[str, Callable[[np.ndarray], Any]],
+    x: np.ndarray,
+    target: float,
+    repeats: int,
+) -> dict[str, dict[str, Any]]:
+    calls = {name: calibrate(f, x, target) for name, f in impls.items()}
+    rates: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(repeats):
+        for name, f in impls.items():
+            t = time_calls(f, x, calls[name])
+            rates[name].append(x.size * calls[name] / t / 1e9)
+    return {
+        name: {
+            "calls": calls[name],
+            "rates": r,
+            "median": statistics.median(r),
+            "best": max(r),
+        }
+        for name, r in rates.items()
+    }
+
+
+def scipy_cost(x: np.ndarray, n: int) -> dict[str, Any]:
+    """Per-element rate of SciPy's brentq over a sample (elements/ns)."""
+    sample = [float(v) for v in x[:n]]
+    rates = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for h in sample:
+            brentq_meanfield(h)
+        rates.append(n / (time.perf_counter() - t0) / 1e9)
+    return {"rates": rates, "median": statistics.median(rates), "best": max(rates)}
+
+
+def ratio(a: dict[str, Any], b: dict[str, Any]) -> str:
+    return f"{a['median'] / b['median']:.2f} ({a['best'] / b['best']:.2f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="reduced sizes, short repeats")
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--sizes", type=int, nargs="*", help="element counts")
+    args = p.parse_args(argv)
+
+    sizes = args.sizes or (
+        [10**3, 10**5, 10**6]
+        if args.quick
+        else [10**3, 10**4, 10**5, 10**6, 10**7, 10**8]
+    )
+    target = 0.05 if args.quick else 0.2
+    info = npx.build_info()
+    run: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": info.get("cpu"),
+        "cpu_flags": info.get("cpu_flags"),
+        "activation_simd_path": info.get("activation_simd_path"),
+        "usable_cores": info.get("usable_cores"),
+        "load_start": os.getloadavg(),
+        "mf_temperature": T_MF,
+        "mf_zJ": ZJ_MF,
+    }
+    rng = np.random.default_rng(1)
+    x_full = rng.standard_normal(max(sizes)) * 4.0
+
+    run["check"] = check(x_full)
+    print(f"checks (max deviation from the reference): {run['check']}", file=sys.stderr)
+    bad = [k for k, v in run["check"].items() if not v < 1e-12]
+    if bad:
+        print(f"kernels failing their check, not timed: {bad}", file=sys.stderr)
+
+    scipy = scipy_cost(x_full, 200 if args.quick else 1000)
+    run["scipy_brentq"] = scipy
+    results: list[dict[str, Any]] = []
+    for dtype in (np.float32, np.float64):
+        for n in sizes:
+            x = x_full[:n].astype(dtype)
+            reps = 5 if n <= 10**6 else 3
+            for kernel in KERNELS:
+                if kernel in bad:
+                    continue
+                impls = {
+                    "1T": ours(kernel, 1),
+                    "2T": ours(kernel, 2),
+                    "numpy": numpy_equivalent(kernel),
+                }
+                print(f"{kernel} {np.dtype(dtype).name} n={n:.0e}", file=sys.stderr)
+                with np.errstate(over="ignore"):
+                    res = measure(impls, x, target, reps)
+                results.append(
+                    {"kernel": kernel, "dtype": np.dtype(dtype).name, "n": n, **res}
+                )
+    run["results"] = results
+    run["load_end"] = os.getloadavg()
+
+    lines = report(run, scipy)
+    text = "\n".join(lines)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "activations_quick" if args.quick else "activations"
+    (args.out / f"{stem}.txt").write_text(text + "\n")
+    (args.out / f"{stem}.json").write_text(json.dumps(run, indent=1))
+    print(f"written: {args.out / stem}.json/.txt", file=sys.stderr)
+    return 0
+
+
+def report(run: dict[str, Any], scipy: dict[str, Any]) -> list[str]:
+    lines = [
+        f"neurophase activation kernels ({run['date']}, path "
+        f"{run['activation_simd_path']}, {run['usable_cores']} usable cores, "
+        f"load {run['load_start'][0]:.1f} -> {run['load_end'][0]:.1f}, "
+        f"NumPy {run['numpy']})",
+        "elements/ns: median (best); ratios of medians (of best repeats)",
+        "",
+        f"{'kernel':<10}{'dtype':<9}{'n':>7}  {'1 thread':>17}{'2 threads':>17}"
+        f"{'numpy':>17}  {'1T/np':>13}{'2T/np':>13}{'2T/1T':>13}  numpy op",
+    ]
+    for r in run["results"]:
+
+        def cell(name: str, r: dict[str, Any] = r) -> str:
+            return f"{r[name]['median']:.3f} ({r[name]['best']:.3f})"
+
+        lines.append(
+            f"{r['kernel']:<10}{r['dtype']:<9}{r['n']:>7.0e}  {cell('1T'):>17}"
+            f"{cell('2T'):>17}{cell('numpy'):>17}  {ratio(r['1T'], r['numpy']):>13}"
+            f"{ratio(r['2T'], r['numpy']):>13}{ratio(r['2T'], r['1T']):>13}  "
+            f"{NUMPY_NAME[r['kernel']]}"
+        )
+    lines += [
+        "",
+        f"SciPy brentq per element: {scipy['median'] * 1e3:.4f} elements/us"
+        f" ({1 / scipy['median']:.0f} ns per element)",
+        "",
+        "Goals",
+    ]
+    big = max(r["n"] for r in run["results"])
+    for r in run["results"]:
+        if r["n"] != big:
+            continue
+        k, d = r["kernel"], r["dtype"]
+        one = r["1T"]["median"] / r["numpy"]["median"]
+        two = r["2T"]["median"] / r["numpy"]["median"]
+        if k in ("logistic", "tanh", "softplus"):
+            goal = 10.0 if k == "softplus" else 1.0
+            lines.append(
+                f"  {k:<9}{d:<8} n={big:.0e}: 1T/numpy {one:.2f} (goal >= {goal:g}: "
+                f"{'pass' if one >= goal else 'MISS'}), 2T/numpy {two:.2f} (goal >= "
+                f"{max(goal, 1.8):g}: {'pass' if two >= max(goal, 1.8) else 'MISS'})"
+            )
+        else:
+            cost = r["numpy"]["median"] / r["1T"]["median"]  # our cost / np.tanh's
+            vs_scipy = r["1T"]["median"] / scipy["median"]
+            lines.append(
+                f"  meanfield {d:<8} n={big:.0e}: cost per element {cost:.2f}x np.tanh"
+                f" (goal <= 10: {'pass' if cost <= 10 else 'MISS'}, stretch <= 3: "
+                f"{'pass' if cost <= 3 else 'miss'}); {vs_scipy:.0f}x SciPy brentq "
+                f"(goal >= 1000: {'pass' if vs_scipy >= 1000 else 'MISS'})"
+            )
+    return lines
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

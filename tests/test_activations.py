@@ -1,0 +1,815 @@
+"""Activation kernels against exact and high-precision (mpmath) results.
+
+Accuracy is measured in units in the last place (ulp) of the dtype: the distance
+to the mpmath value rounded to that dtype, over the spacing of the dtype there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, optimize
+
+from neurophase import activations as act
+
+DTYPES = [
+    pytest.param(np.float64, id="float64"),
+    pytest.param(np.float32, id="float32"),
+]
+#: Largest error allowed, in ulp of the result dtype (float32 results are the
+#: double-precision result rounded once, so they stay within one ulp).
+ULP = {np.float64: 4.0, np.float32: 1.0}
+GAINS = (1.0, 0.5, 4.0)  # powers of two: g*x is exact, the reference sees the same z
+
+mp.mp.dps = 50
+
+
+def sample(dtype: type, n: int = 300, seed: int = 7) -> npt.NDArray[np.floating]:
+    """Inputs over the whole range of the dtype: log-uniform magnitudes from the
+    smallest subnormal to the largest finite number, both signs, plus specials."""
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(seed)
+    lo = math.log10(float(info.smallest_subnormal))
+    hi = math.log10(float(info.max))
+    mags = 10.0 ** rng.uniform(lo, hi, n)
+    mid = rng.uniform(-60.0, 60.0, n)  # where the functions change
+    small = 10.0 ** rng.uniform(-12, 0, n)
+    x = np.concatenate([mags, -mags, mid, small, -small])
+    x = x.astype(dtype)
+    special = np.array(
+        [0.0, -0.0, 1.0, -1.0, 20.0, -50.0, 1e4, -1000.0, 700.0, -745.0, 88.0, -103.0],
+        dtype=dtype,
+    )
+    return np.concatenate([x, special, np.array([info.smallest_subnormal], dtype)])
+
+
+def ulp_error(got: npt.NDArray, ref: list[mp.mpf], dtype: type) -> npt.NDArray:
+    """|got - ref| in ulp of ``dtype`` at the reference (ref rounded to dtype)."""
+    with np.errstate(over="ignore"):  # float32 overflow to inf is the rounding
+        r = np.array([float(v) for v in ref], dtype=np.float64).astype(dtype)
+    got = np.asarray(got, dtype=dtype)
+    both_inf = np.isinf(r) & (got == r)
+    diff = np.abs(got.astype(np.float64) - r.astype(np.float64))
+    err = diff / np.spacing(np.abs(r)).astype(np.float64)
+    err[both_inf] = 0.0
+    return err
+
+
+def check_ulp(
+    name: str,
+    got: npt.NDArray,
+    x: npt.NDArray,
+    ref: list,
+    dtype: type,
+    limit: float | None = None,
+) -> None:
+    err = ulp_error(got, ref, dtype)
+    worst = int(np.nanargmax(err)) if err.size else 0
+    bound = ULP[dtype] if limit is None else limit
+    assert np.all(err <= bound), (
+        f"{name}: {err[worst]:.1f} ulp at x = {x[worst]!r} "
+        f"(got {got[worst]!r}, exact {mp.nstr(ref[worst], 20)})"
+    )
+
+
+# --- references -------------------------------------------------------------------
+
+
+def mp_logistic(z: mp.mpf) -> mp.mpf:
+    return 1 / (1 + mp.exp(-z))
+
+
+def mp_softplus(z: mp.mpf) -> mp.mpf:
+    return mp.log1p(mp.exp(z)) if z < 0 else z + mp.log1p(mp.exp(-z))
+
+
+REFERENCES = {
+    "logistic": lambda x, g: mp_logistic(g * x),
+    "logistic_derivative": lambda x, g: g * mp_logistic(g * x) * mp_logistic(-g * x),
+    "tanh": lambda x, g: mp.tanh(g * x),
+    "tanh_derivative": lambda x, g: g * mp.sech(g * x) ** 2,
+    "softplus": lambda x, g: mp_softplus(g * x) / g,
+    "softplus_derivative": lambda x, g: mp_logistic(g * x),
+    "swish": lambda x, g: x * mp_logistic(g * x),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_elementwise_within_few_ulp_of_mpmath(name: str, dtype: type) -> None:
+    """Every elementwise unit and derivative is within a few ulp of the mpmath value
+    over the whole range (subnormals, overflow to 0/inf) for gains 1, 1/2 and 4."""
+    func = getattr(act, name)
+    x = sample(dtype)
+    for g in GAINS:
+        got = func(x, g)
+        assert got.dtype == dtype
+        ref = [REFERENCES[name](mp.mpf(float(v)), mp.mpf(g)) for v in x]
+        check_ulp(f"{name}(g={g})", got, x, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_swish_derivative_within_few_ulp_of_its_terms(dtype: type) -> None:
+    """swish' = l + g x l (1 - l) is within a few ulp of mpmath, measured against the
+    magnitude of its terms (the sum vanishes at g x = -1.2785, where no evaluation
+    of the terms can resolve it relatively)."""
+    x = sample(dtype)
+    for g in GAINS:
+        got = act.swish_derivative(x, g).astype(np.float64)
+        for xi, gi in zip(x, got, strict=True):
+            z = mp.mpf(float(xi)) * g
+            lo, lc = mp_logistic(z), mp_logistic(-z)
+            exact = lo + z * lo * lc
+            scale = float(abs(lo) + abs(z * lo * lc))
+            spacing = float(np.spacing(dtype(max(scale, float(np.finfo(dtype).tiny)))))
+            assert abs(gi - float(exact)) <= 4 * spacing, (xi, g, gi, exact)
+
+
+def test_numerical_facts_of_the_units() -> None:
+    """logistic(-1000) = 0, logistic(+-inf) exact, softplus(1e4) = 1e4,
+    softplus(-50) = 1.93e-22 (not 0), tanh'(20) = 1.7e-17 (not 0)."""
+    assert act.logistic(-1000.0) == 0.0
+    assert act.logistic(np.inf) == 1.0 and act.logistic(-np.inf) == 0.0
+    assert act.softplus(1e4) == 1e4
+    assert act.softplus(-50.0) == pytest.approx(float(mp.log1p(mp.exp(-50))), rel=1e-15)
+    assert act.softplus(-50.0) == pytest.approx(1.9287498479639178e-22, rel=1e-15)
+    assert act.tanh_derivative(20.0) == pytest.approx(
+        float(mp.sech(20) ** 2), rel=1e-15
+    )
+    assert act.tanh_derivative(20.0) == pytest.approx(1.7e-17, rel=0.01)
+
+
+ALL_UNITS = [
+    "logistic",
+    "logistic_derivative",
+    "tanh",
+    "tanh_derivative",
+    "step",
+    "step_derivative",
+    "relu",
+    "relu_derivative",
+    "softplus",
+    "softplus_derivative",
+    "swish",
+    "swish_derivative",
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ALL_UNITS)
+def test_nan_in_gives_nan_out(name: str, dtype: type) -> None:
+    """NaN in gives NaN out for every unit and derivative."""
+    out = getattr(act, name)(np.array([np.nan, 1.0, np.nan], dtype=dtype))
+    assert np.isnan(out[0]) and np.isnan(out[2]) and not np.isnan(out[1])
+
+
+def test_signs_of_zero_of_step_and_relu() -> None:
+    """step(+0) = 1, step(-0) = 0; relu(+-0) = +0; relu'(+0) = g, relu'(-0) = 0;
+    tanh(-0) = -0; step' = 0 everywhere."""
+    z = np.array([0.0, -0.0])
+    assert list(act.step(z)) == [1.0, 0.0]
+    r = act.relu(z)
+    assert list(r) == [0.0, 0.0] and not np.signbit(r).any()
+    assert not np.signbit(act.relu(np.array([-3.0, -np.inf]))).any()
+    assert list(act.relu_derivative(z, 2.0)) == [2.0, 0.0]
+    assert np.signbit(act.tanh(-0.0))
+    assert list(act.step(np.array([np.inf, -np.inf, 5e-324, -5e-324]))) == [1, 0, 1, 0]
+    assert list(act.step_derivative(np.array([0.0, -0.0, 1.0, -np.inf]))) == [0.0] * 4
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_subnormal_inputs_are_exact_where_the_function_is_linear(dtype: type) -> None:
+    """Subnormal inputs: tanh(x) = x, relu(x) = x, swish'(x) = 1/2, logistic = 1/2,
+    softplus = ln 2 (correct results, no flush to zero)."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = (np.arange(1, 1001, dtype=np.float64) * float(tiny)).astype(dtype)
+    x = np.concatenate([x, -x])
+    np.testing.assert_array_equal(act.tanh(x), x)
+    np.testing.assert_array_equal(act.relu(x[:1000]), x[:1000])
+    np.testing.assert_array_equal(act.logistic(x), dtype(0.5))
+    np.testing.assert_array_equal(act.softplus(x), dtype(math.log(2.0)))
+    np.testing.assert_array_equal(act.swish_derivative(x), dtype(0.5))
+
+
+# --- mean-field activation --------------------------------------------------------
+
+
+def mp_meanfield(h: float, t: float, zj: float) -> mp.mpf:
+    """The stable root with the sign of h (the largest root of the equation for
+    |h|), by bisection of artanh(m) - (zJ m + |h|)/T on a logarithmic scale of m
+    (below 1/2) or of 1 - m (above), with enough digits for full relative accuracy
+    at any depth."""
+    sign = -1 if math.copysign(1.0, h) < 0 else 1
+    hh, tt, jj = mp.mpf(abs(h)), mp.mpf(t), mp.mpf(zj)
+    if hh == 0 and jj <= tt:
+        return sign * mp.mpf(0)
+
+    def g_small(logm: mp.mpf) -> mp.mpf:
+        digits = 60 + int(2.2 * max(0.0, -float(logm) / 2.3026))
+        with mp.workdps(digits):
+            m = mp.exp(logm)
+            return mp.atanh(m) - (jj * m + hh) / tt
+
+    def g_large(logq: mp.mpf) -> mp.mpf:  # increasing in m, so decreasing in q
+        digits = 60 + int(1.2 * max(0.0, -float(logq) / 2.3026))
+        with mp.workdps(digits):
+            q = mp.exp(logq)
+            return mp.log((2 - q) / q) / 2 - (jj * (1 - q) + hh) / tt
+
+    lo, hi = mp.log(mp.mpf("1e-420")), mp.log(mp.mpf("0.5"))
+    with mp.workdps(80):
+        if g_small(hi) >= 0:
+            for _ in range(130):
+                mid = (lo + hi) / 2
+                if g_small(mid) >= 0:
+                    hi = mid
+                else:
+                    lo = mid
+            return sign * mp.exp((lo + hi) / 2)
+        if g_large(lo) <= 0:
+            return sign * mp.mpf(1)
+        for _ in range(130):
+            mid = (lo + hi) / 2
+            if g_large(mid) <= 0:
+                hi = mid
+            else:
+                lo = mid
+        return sign * (1 - mp.exp((lo + hi) / 2))
+
+
+def meanfield_cases() -> tuple[npt.NDArray, npt.NDArray, npt.NDArray]:
+    rng = np.random.default_rng(11)
+    n = 120
+    t = 10.0 ** rng.uniform(-2, 0.7, n)
+    zj = rng.choice([0.0, 1.0, 2.5], n)
+    h = np.sign(rng.uniform(-1, 1, n)) * 10.0 ** rng.uniform(-12, 2.5, n)
+    # critical and near-critical points, h -> 0, T -> 0, huge |h|
+    extra_t = np.array(
+        [
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            0.5,
+            0.5,
+            1e-3,
+            1e-3,
+            2.0,
+            1.0,
+            1.0 + 1e-12,
+            1.0 - 1e-12,
+            0.999,
+            1.0,
+        ]
+    )
+    extra_h = np.array(
+        [
+            1e-300,
+            1e-30,
+            1e-9,
+            1e-3,
+            0.3,
+            0.0,
+            0.0,
+            -0.0,
+            0.2,
+            -1e-5,
+            1e6,
+            1e300,
+            1e-20,
+            0.0,
+            1e-8,
+            5e-324,
+        ]
+    )
+    return (
+        np.concatenate([h, extra_h]),
+        np.concatenate([t, extra_t]),
+        np.concatenate([zj, np.ones(extra_t.size)]),
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_meanfield_within_few_ulp_of_mpmath_roots(dtype: type) -> None:
+    """m(h; T, zJ) is within a few ulp of the 80-digit root (compared on m itself),
+    including T = T_c with h -> 0, T -> 0, |h| huge and h = +-0 below T_c."""
+    h, t, zj = meanfield_cases()
+    with np.errstate(over="ignore"):  # 1e300 is inf in float32
+        h = h.astype(dtype)
+    got = act.meanfield(h, t, zj)
+    assert got.dtype == dtype
+    ref = [
+        mp_meanfield(float(a), float(b), float(c))
+        for a, b, c in zip(h, t, zj, strict=True)
+    ]
+    check_ulp(
+        "meanfield", got, h, ref, dtype, limit=8.0 if dtype == np.float64 else 1.0
+    )
+
+
+def test_meanfield_derivative_and_open_fraction_against_mpmath() -> None:
+    """chi = (1 - m^2)/(T - zJ (1 - m^2)) and n = (1 + m)/2 at the mpmath root."""
+    h, t, zj = meanfield_cases()
+    keep = ~((h == 0) & (t == zj))  # chi = inf there, tested separately
+    h, t, zj = h[keep], t[keep], zj[keep]
+    chi = act.meanfield_derivative(h, t, zj)
+    n = act.open_fraction(h, t, zj)
+    dn = act.open_fraction_derivative(h, t, zj)
+    for i in range(h.size):
+        with mp.workdps(80):
+            m = mp_meanfield(float(h[i]), float(t[i]), float(zj[i]))
+            y = (zj[i] * m + mp.mpf(float(h[i]))) / t[i]
+            s2 = mp.sech(y) ** 2
+            chi_ref = s2 / ((t[i] - zj[i]) + zj[i] * mp.tanh(y) ** 2)
+            n_ref = mp_logistic(2 * y)
+        # sech^2(y) of the rounded y = (zJ m + h)/T: relative error grows like 2|y| eps
+        rel = 8e-16 * (4 + 2 * abs(float(y)))
+        assert abs(chi[i] - float(chi_ref)) <= rel * abs(float(chi_ref)), (i, chi[i])
+        assert abs(dn[i] - float(chi_ref) / 2) <= rel * abs(float(chi_ref)) / 2
+        # n is formed from m and y: near n = 0 the ulp of m (~1e-16 absolute) enters
+        # amplified by 2 zJ/T, and the rounding of y by 2|y| (documented)
+        amplification = 1 + 2 * zj[i] / t[i] + 2 * abs(float(y))
+        bound = 8 * amplification * np.spacing(float(n_ref))
+        assert abs(n[i] - float(n_ref)) <= bound, (i, n[i])
+
+
+def test_meanfield_limits_of_the_design_table() -> None:
+    """J = 0: m = tanh(h/T), n = logistic(h, 2/T); T -> 0: m = sign(h);
+    T > T_c, h -> 0: chi = 1/(T - T_c); chi = +inf at T = T_c, h = 0."""
+    h = np.linspace(-5, 5, 1001)
+    for t in (0.3, 1.0, 4.0):
+        np.testing.assert_allclose(
+            act.meanfield(h, t, 0.0), np.tanh(h / t), rtol=1e-15, atol=1e-300
+        )
+        np.testing.assert_allclose(
+            act.open_fraction(h, t, 0.0),
+            act.logistic(h, 2.0 / t),
+            rtol=1e-15,
+            atol=1e-300,
+        )
+    hs = np.array([-2.0, -1e-3, -0.0, 0.0, 1e-3, 2.0])
+    np.testing.assert_array_equal(act.meanfield(hs, 1e-6, 1.0), [-1, -1, -1, 1, 1, 1])
+    for t in (1.5, 3.0):
+        assert act.meanfield_derivative(0.0, t, 1.0) == pytest.approx(
+            1 / (t - 1.0), rel=1e-14
+        )
+    assert act.meanfield_derivative(0.0, 1.0, 1.0) == np.inf
+    assert act.meanfield_derivative(-0.0, 2.0, 2.0) == np.inf
+    assert act.open_fraction_derivative(0.0, 1.0, 1.0) == np.inf
+
+
+def test_meanfield_critical_isotherm() -> None:
+    """At T = T_c, m = (3h/T_c)^(1/3) (1 + O(h^(2/3))): ratio -> 1 as h -> 0."""
+    for tc in (1.0, 2.5):
+        h = 10.0 ** np.arange(-300.0, -20.0, 7.0)
+        m = act.meanfield(h, tc, tc)
+        lead = np.cbrt(3 * h / tc)
+        # next order: m^3/3 + m^5/5 = h/T_c gives m = lead (1 - lead^2/5 + ...)
+        np.testing.assert_allclose(m / lead, 1 - lead**2 / 5, rtol=4e-15)
+
+
+def test_meanfield_is_odd_bitwise() -> None:
+    """m(-h) = -m(h) bitwise (sign of zero included), for every T and zJ."""
+    h, t, zj = meanfield_cases()
+    for f in (act.meanfield, act.meanfield_derivative):
+        a = f(h, t, zj)
+        b = f(-h, t, zj)
+        if f is act.meanfield:
+            np.testing.assert_array_equal(np.signbit(a), ~np.signbit(b) | (np.isnan(a)))
+            b = -b
+        assert np.array_equal(a, b)
+
+
+def spinodal(t: npt.NDArray, zj: float) -> npt.NDArray:
+    """h_sp(T) = zJ m* - T artanh(m*), m* = sqrt(1 - T/zJ): where d h/d m = 0 on
+    the mean-field isotherm h(m) = T artanh(m) - zJ m (a local extremum of h)."""
+    ms = np.sqrt(1 - t / zj)
+    return zj * ms - t * np.arctanh(ms)
+
+
+def test_spinodal_formula_is_the_extremum_of_the_isotherm() -> None:
+    """The closed form h_sp(T) is minus the minimum over m > 0 of T artanh(m) - zJ m
+    (found numerically by SciPy)."""
+    for t in (0.1, 0.5, 0.9):
+        res = optimize.minimize_scalar(
+            lambda m, t=t: t * np.arctanh(m) - 1.0 * m,
+            bounds=(1e-9, 1 - 1e-12),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
+        assert -res.fun == pytest.approx(float(spinodal(np.array(t), 1.0)), rel=1e-9)
+
+
+def test_hysteresis_reproduces_the_spinodal_fields() -> None:
+    """Coming from m_prev = -1, the state stays on the negative branch up to the
+    spinodal field h_sp(T) and jumps beyond it; the jump field found by bisection
+    on the hysteresis mode agrees with the closed form to 1e-12."""
+    zj = 2.0
+    t = np.array([0.2, 0.6, 1.0, 1.4, 1.8, 1.98])
+    lo = np.zeros_like(t)
+    hi = np.full_like(t, 3.0)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        jumped = act.meanfield(mid, t, zj, m_prev=-1.0) > 0
+        hi = np.where(jumped, mid, hi)
+        lo = np.where(jumped, lo, mid)
+    np.testing.assert_allclose(0.5 * (lo + hi), spinodal(t, zj), rtol=1e-12, atol=1e-15)
+    # and symmetrically from m_prev = +1 in negative fields
+    h = -spinodal(t, zj)
+    assert np.all(act.meanfield(h * (1 - 1e-9), t, zj, m_prev=1.0) > 0)
+    assert np.all(act.meanfield(h * (1 + 1e-9), t, zj, m_prev=1.0) < 0)
+
+
+def test_hysteresis_returns_stable_roots_of_the_right_basin() -> None:
+    """The hysteresis root solves the equation, is stable (1 - a sech^2 > 0), lies on
+    the side of the unstable root where m_prev is, and equals the default root when
+    there is only one; chi = +inf at the end of the metastable branch."""
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0.05, 1.5, 4000)
+    h = rng.uniform(-1, 1, 4000) * 0.5
+    mp_ = rng.uniform(-1.2, 1.2, 4000)
+    m = act.meanfield(h, t, 1.0, m_prev=mp_)
+    y = (m + h) / t
+    np.testing.assert_allclose(m, np.tanh(y), rtol=0, atol=4e-16)
+    assert np.all(1 - (1 / t) / np.cosh(y) ** 2 >= -1e-12)
+    default = act.meanfield(h, t, 1.0)
+    single = (t >= 1.0) | (np.abs(h) > spinodal(np.minimum(t, 1.0), 1.0))
+    np.testing.assert_array_equal(m[single], default[single])
+    # the drift -m + tanh((m + h)/T) has the same sign at m_prev and halfway to m
+    both = ~single & (np.abs(m - mp_) > 1e-6)
+    x = mp_[both]
+    target = m[both]
+    assert np.all(np.sign(target - x) == np.sign(np.tanh((x + h[both]) / t[both]) - x))
+    hs = spinodal(np.array([0.5]), 1.0)
+    assert act.meanfield_derivative(-hs * (1 - 1e-15), 0.5, 1.0, m_prev=1.0) > 1e6
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    h=st.floats(-1e6, 1e6, allow_nan=False),
+    t=st.floats(1e-3, 1e3),
+    zj=st.floats(0.0, 10.0),
+)
+def test_meanfield_properties(h: float, t: float, zj: float) -> None:
+    """Property: m solves m = tanh((zJ m + h)/T) to within rounding, has the sign of
+    h, is stable, and increases with h."""
+    m = float(act.meanfield(h, t, zj))
+    y = (zj * m + h) / t
+    assert abs(m - math.tanh(y)) <= 4e-16 * (1 + zj / t)
+    assert m == 0 or math.copysign(1, m) == math.copysign(1, h)
+    assert float(act.meanfield(h + abs(h) * 1e-3 + 1e-3, t, zj)) >= m
+
+
+# --- quench rates ---------------------------------------------------------------
+
+
+def test_quench_rate_sharp_is_the_saturating_relu() -> None:
+    """sigma = 0: (k/r) max(0, s - s0), s0 = (T0 - Tc)/k, capped at Tc/r; its
+    derivative is k/r on [s0, T0/k) (right derivative at the kinks)."""
+    s = np.linspace(-1, 6, 7001)
+    t0, tc, k, r = 2.0, 1.0, 0.8, 1.5
+    expect = np.minimum(k / r * np.maximum(0, s - (t0 - tc) / k), tc / r)
+    np.testing.assert_allclose(
+        act.quench_rate(s, t0, tc, k, r), expect, rtol=1e-15, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        act.quench_rate(s, t0, tc, k, r, saturate=False),
+        k / r * np.maximum(0, s - (t0 - tc) / k),
+        rtol=1e-15,
+        atol=1e-15,
+    )
+    d = act.quench_rate_derivative(s, t0, tc, k, r)
+    inside = (k * s - (t0 - tc) >= 0) & (k * s - (t0 - tc) < tc)
+    np.testing.assert_array_equal(d, np.where(inside, k / r, 0.0))
+    assert act.quench_rate_derivative((t0 - tc) / k, t0, tc, k, r) == k / r
+
+
+def test_quench_rate_smooth_is_the_expectation_under_logistic_noise() -> None:
+    """sigma > 0 equals E[clip(Tc - (T0 + e) + k s, 0, Tc)]/r with e logistic of scale
+    sigma, computed by SciPy quadrature over the noise; and equals the mpmath
+    softplus forms to a few ulp."""
+    t0, tc, k, r, sigma = 2.0, 1.0, 1.0, 2.0, 0.3
+
+    def expected(s: float, saturate: bool) -> float:
+        def integrand(e: float) -> float:
+            x = tc - (t0 + e) + k * s
+            x = max(0.0, min(x, tc) if saturate else x)
+            z = e / sigma
+            return x * math.exp(-abs(z)) / (sigma * (1 + math.exp(-abs(z))) ** 2) / r
+
+        val, _ = integrate.quad(
+            integrand,
+            -60 * sigma,
+            60 * sigma,
+            points=[k * s - t0, k * s - t0 + tc],
+            limit=200,
+            epsabs=1e-14,
+            epsrel=1e-12,
+        )
+        return val
+
+    for s in (0.0, 0.5, 1.0, 1.7, 2.5, 4.0):
+        for sat in (True, False):
+            got = act.quench_rate(s, t0, tc, k, r, sigma=sigma, saturate=sat)
+            assert got == pytest.approx(expected(s, sat), rel=1e-9, abs=1e-13)
+
+    s = np.concatenate([np.linspace(-200, 200, 401), [1e6, -1e6, 1.0 + 1e-9]])
+    # sigmas that are powers of two keep u = (k s - (T0 - Tc))/sigma exact, so the
+    # comparison measures the kernel, not the rounding of u (whose effect on
+    # exp(u) grows like |u| ulp for any evaluation)
+    for sig in (0.25, 2.0, 2.0**-10, 64.0):
+        for sat in (True, False):
+            got = act.quench_rate(s, t0, tc, k, r, sigma=sig, saturate=sat)
+            dgot = act.quench_rate_derivative(s, t0, tc, k, r, sigma=sig, saturate=sat)
+            ref, dref = [], []
+            for si in s:
+                u = (k * mp.mpf(float(si)) - (t0 - tc)) / sig
+                c = mp.mpf(tc) / sig
+                v = mp_softplus(u) - (mp_softplus(u - c) if sat else 0)
+                ref.append(sig / mp.mpf(r) * v)
+                # l(u) - l(u - c) = l(c - u) - l(-u): each form where its terms are
+                # small, so 50 digits are plenty
+                if not sat:
+                    dv = mp_logistic(u)
+                elif u < c / 2:
+                    dv = mp_logistic(u) - mp_logistic(u - c)
+                else:
+                    dv = mp_logistic(c - u) - mp_logistic(-u)
+                dref.append(k / mp.mpf(r) * dv)
+            check_ulp(
+                f"quench_rate(sigma={sig}, {sat})", got, s, ref, np.float64, limit=8.0
+            )
+            check_ulp(
+                f"quench_rate_derivative(sigma={sig}, {sat})",
+                dgot,
+                s,
+                dref,
+                np.float64,
+                limit=8.0,
+            )
+
+
+def m_spontaneous(t: float) -> float:
+    """Spontaneous magnetisation at reduced temperature t by SciPy's brentq."""
+    if t >= 1.0:
+        return 0.0
+    return optimize.brentq(
+        lambda m: m - math.tanh(m / t), 1e-300 + 1e-12, 1.0, xtol=1e-17, rtol=1e-15
+    )
+
+
+def test_quench_meanfield_plateau_against_independent_quadrature() -> None:
+    """Plateau integral_0^1 m_sp(t) dt: SciPy quad over t with m_sp by brentq."""
+    val, _err = integrate.quad(
+        m_spontaneous, 0.0, 1.0, limit=200, epsabs=1e-13, points=[0.9, 0.99, 0.999]
+    )
+    assert act.quench_meanfield_plateau() == pytest.approx(val, abs=1e-10)
+    for zj, r in ((1.0, 1.0), (2.5, 0.5)):
+        got = act.quench_meanfield_rate(np.array([10.0, 1e9]), 1.5 * zj, zj, 1.0, r)
+        np.testing.assert_allclose(got, zj / r * val, rtol=1e-10)
+
+
+def test_quench_meanfield_rate_against_independent_quadrature() -> None:
+    """(1/r) integral_{max(0, T0 - k s)}^{zJ} m_sp(T) dT (SciPy) and its derivative
+    (k/r) m_sp(T0 - k s) (brentq) at points across the ramp."""
+    t0, zj, k, r = 3.0, 2.0, 1.5, 0.7
+    s = np.array([0.0, 0.5, 0.7, 0.9, 1.0, 1.3, 1.6, 1.9, 1.99, 2.0, 2.5])
+    got = act.quench_meanfield_rate(s, t0, zj, k, r)
+    dgot = act.quench_meanfield_rate_derivative(s, t0, zj, k, r)
+    for si, g, dg in zip(s, got, dgot, strict=True):
+        lo = max(0.0, t0 - k * si)
+        if lo >= zj:
+            assert g == 0.0 and dg == 0.0
+            continue
+        val, _ = integrate.quad(
+            lambda tt: m_spontaneous(tt / zj),
+            lo,
+            zj,
+            limit=200,
+            epsabs=1e-13,
+            epsrel=1e-12,
+        )
+        assert g == pytest.approx(val / r, rel=1e-9, abs=1e-14)
+        dref = k / r * m_spontaneous(lo / zj) if lo > 0 else 0.0
+        assert dg == pytest.approx(dref, rel=1e-13, abs=1e-300)
+
+
+def test_quench_meanfield_onset_exponent_is_three_halves() -> None:
+    """Near the threshold s0 = (T0 - zJ)/k the rate grows as (s - s0)^(3/2) with
+    amplitude (2/sqrt 3)(zJ/r)(k/zJ)^(3/2): the log-log slope fitted over three
+    decades is 3/2 to 1e-3, and the amplitude agrees to 1e-3."""
+    t0, zj, k, r = 2.0, 1.0, 1.0, 1.0
+    s0 = (t0 - zj) / k
+    ds = np.logspace(-7, -4, 30)
+    rate = act.quench_meanfield_rate(s0 + ds, t0, zj, k, r)
+    # s0 + ds is rounded; use the actual distance below T_c
+    x = (k * (s0 + ds) - (t0 - zj)) / zj
+    slope, intercept = np.polyfit(np.log(x), np.log(rate), 1)
+    assert slope == pytest.approx(1.5, abs=1e-3)
+    assert math.exp(intercept) == pytest.approx(2 / math.sqrt(3) * zj / r, rel=1e-3)
+    assert act.quench_meanfield_rate(s0, t0, zj, k, r) == 0.0
+
+
+# --- array contract --------------------------------------------------------------
+
+FUNCS_X = [getattr(act, n) for n in ALL_UNITS]
+
+
+def _all_calls(x: npt.NDArray, **kw: object) -> list[npt.NDArray]:
+    outs = [f(x, **kw) for f in FUNCS_X]
+    for f in (
+        act.meanfield,
+        act.meanfield_derivative,
+        act.open_fraction,
+        act.open_fraction_derivative,
+    ):
+        outs.append(f(x, 0.7, 1.0, **kw))
+        outs.append(f(x, 0.7, 1.0, m_prev=-np.sign(x), **kw))
+    for f in (act.quench_rate, act.quench_rate_derivative):
+        outs.append(f(x, 2.0, 1.0, sigma=0.2, **kw))
+        outs.append(f(x, 2.0, 1.0, saturate=False, **kw))
+    outs.append(act.quench_meanfield_rate(x, 2.0, 1.0, **kw))
+    outs.append(act.quench_meanfield_rate_derivative(x, 2.0, 1.0, **kw))
+    return outs
+
+
+def test_results_do_not_depend_on_threads_or_simd_path() -> None:
+    """Bitwise identical results for 1 and 2 threads and for the AVX2 + FMA and the
+    portable path, for every function (length with a partial last vector)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(200_003) * 3
+    x[::97] = 0.0
+    ref = _all_calls(x, threads=1)
+    for a, b in zip(ref, _all_calls(x, threads=2), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    paths = act.simd_paths()
+    before = act.simd_path()
+    try:
+        for path in paths:
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            small = x[:20_011]
+            for a, b in zip(_all_calls(small, threads=2), ref, strict=True):
+                assert np.array_equal(a, b[:20_011], equal_nan=True), path
+    finally:
+        act.select_simd_path(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_strided_views_broadcasting_and_dtype(dtype: type) -> None:
+    """Non-contiguous and negative-stride views give the same values as contiguous
+    copies; parameter arrays broadcast; the dtype of x is kept."""
+    rng = np.random.default_rng(9)
+    base = (rng.standard_normal((7, 40, 6)) * 4).astype(dtype)
+    view = base[::-2, 3::3, ::2].transpose(1, 0, 2)
+    gain = np.array([0.5, 1.0, 2.0])  # broadcasts against the last axis
+    for f in FUNCS_X:
+        if f in (act.step, act.step_derivative):
+            got, want = f(view), f(np.ascontiguousarray(view))
+        else:
+            got = f(view, gain)
+            want = f(
+                np.ascontiguousarray(view), np.broadcast_to(gain, view.shape).copy()
+            )
+        assert got.dtype == dtype and got.shape == view.shape
+        np.testing.assert_array_equal(got, want)
+    temps = np.linspace(0.5, 2.0, 13)[:, None, None, None]
+    m = act.meanfield(view, temps, 1.0)
+    assert m.shape == (13, *view.shape) and m.dtype == dtype
+    np.testing.assert_array_equal(
+        m[4], act.meanfield(np.ascontiguousarray(view), float(temps[4, 0, 0, 0]))
+    )
+
+
+def test_empty_zero_d_and_lists() -> None:
+    """Empty arrays give empty results; 0-d input gives a NumPy scalar; Python
+    numbers and lists become float64."""
+    for dtype in (np.float32, np.float64):
+        e = act.tanh(np.empty((0, 3), dtype=dtype))
+        assert e.shape == (0, 3) and e.dtype == dtype
+    assert act.meanfield(np.empty(0), 1.0).shape == (0,)
+    v = act.logistic(np.float32(0.0))
+    assert isinstance(v, np.float32) and v == 0.5
+    assert isinstance(act.logistic(0.0), np.float64)
+    assert act.softplus([0.0, 1]).dtype == np.float64
+    assert act.relu(3).dtype == np.float64
+
+
+def test_out_argument_in_place_and_overlapping() -> None:
+    """out= receives the result; out may be the input itself; a shifted view of the
+    input as out gives the same result as without overlap."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(10_001)
+    want = act.tanh(x)
+    y = x.copy()
+    r = act.tanh(y, out=y)
+    assert r is y
+    np.testing.assert_array_equal(y, want)
+    z = x.copy()
+    act.meanfield(z[1:], 0.8, out=z[:-1])
+    np.testing.assert_array_equal(z[:-1], act.meanfield(x[1:], 0.8))
+    strided = np.empty((2, 10_001))[0]
+    act.softplus(x, out=strided)
+    np.testing.assert_array_equal(strided, act.softplus(x))
+    f32 = x.astype(np.float32)
+    act.logistic(f32, out=f32)
+    np.testing.assert_array_equal(f32, act.logistic(x.astype(np.float32)))
+
+
+BAD_CALLS = [
+    (lambda: act.meanfield(0.1, 0.0), ValueError, "temperature"),
+    (lambda: act.meanfield(0.1, -1.0), ValueError, "temperature"),
+    (lambda: act.meanfield(0.1, np.nan), ValueError, "temperature"),
+    (lambda: act.meanfield(0.1, np.array([1.0, np.inf])), ValueError, "temperature"),
+    (lambda: act.meanfield(0.1, 1.0, -1.0), ValueError, "zJ"),
+    (lambda: act.meanfield(np.zeros(3), np.ones(4)), ValueError, "broadcast"),
+    (lambda: act.meanfield(np.arange(3), 1.0), TypeError, "h"),
+    (lambda: act.meanfield(0.1, np.array([1, 2])), TypeError, "temperature"),
+    (lambda: act.tanh(np.array([1, 2])), TypeError, "x"),
+    (lambda: act.tanh(np.array([True])), TypeError, "x"),
+    (lambda: act.tanh(np.array(["a"], dtype=object)), TypeError, "x"),
+    (lambda: act.tanh(np.array([1j])), TypeError, "x"),
+    (lambda: act.tanh(np.ones(2, np.float16)), TypeError, "x"),
+    (lambda: act.tanh(1.0, 0.0), ValueError, "gain"),
+    (lambda: act.tanh(1.0, -2.0), ValueError, "gain"),
+    (lambda: act.tanh(1.0, True), TypeError, "gain"),
+    (lambda: act.tanh(np.ones(3), out=np.ones(3, np.float32)), TypeError, "out"),
+    (lambda: act.tanh(np.ones(3), out=np.ones(4)), ValueError, "out"),
+    (lambda: act.tanh(np.ones(3), out=[0.0, 0.0, 0.0]), TypeError, "out"),
+    (lambda: act.tanh(np.ones(3), threads=0), ValueError, "threads"),
+    (lambda: act.quench_rate(1.0, 2.0, 1.0, k=-1.0), ValueError, "k"),
+    (lambda: act.quench_rate(1.0, 2.0, 1.0, k=0.0), ValueError, "k"),
+    (lambda: act.quench_rate(1.0, 2.0, 1.0, r=0.0), ValueError, "r"),
+    (lambda: act.quench_rate(1.0, 2.0, 1.0, sigma=-0.1), ValueError, "sigma"),
+    (lambda: act.quench_rate(1.0, np.inf, 1.0), ValueError, "T0"),
+    (lambda: act.quench_rate(1.0, 2.0, 0.0), ValueError, "Tc"),
+    (lambda: act.quench_rate(1.0, 2.0, 1.0, saturate=1), TypeError, "saturate"),
+    (lambda: act.quench_meanfield_rate(1.0, 2.0, 0.0), ValueError, "zJ"),
+    (lambda: act.select_simd_path("avx512"), ValueError, "name"),
+]
+
+
+@pytest.mark.parametrize(
+    "call,exc,word", BAD_CALLS, ids=[str(i) for i in range(len(BAD_CALLS))]
+)
+def test_bad_input_raises_naming_the_parameter(call, exc, word) -> None:  # type: ignore[no-untyped-def]
+    """Bad input raises ValueError/TypeError with the parameter's name."""
+    with pytest.raises(exc, match=word):
+        call()
+
+
+def test_numpy_scalar_parameters_are_numbers() -> None:
+    """NumPy scalars (also integer ones) are accepted as parameter values."""
+    assert act.meanfield(0.5, np.int64(2), np.float32(1.0)) == act.meanfield(0.5, 2.0)
+
+
+def test_read_only_out_is_refused() -> None:
+    """A read-only out is a ValueError, not a crash."""
+    out = np.zeros(3)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        act.tanh(np.ones(3), out=out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=False, allow_infinity=True, width=64),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_unit_identities(xs: list[float]) -> None:
+    """Properties: logistic(x) + logistic(-x) = 1, tanh odd bitwise,
+    softplus(x) - softplus(-x) = x, softplus' = logistic, relu(x) - relu(-x) = x."""
+    x = np.array(xs)
+    s = act.logistic(x) + act.logistic(-x)
+    np.testing.assert_allclose(s, 1.0, rtol=3e-16)
+    assert np.array_equal(act.tanh(-x), -act.tanh(x))
+    fin = x[np.isfinite(x) & (np.abs(x) < 1e300)]
+    d = act.softplus(fin) - act.softplus(-fin)
+    np.testing.assert_allclose(
+        d, fin, rtol=1e-15, atol=1e-15 * (1 + np.abs(fin)).max(initial=0)
+    )
+    assert np.array_equal(act.softplus_derivative(x), act.logistic(x))
+    np.testing.assert_array_equal(act.relu(fin) - act.relu(-fin), fin)
+
+
+def test_build_info_reports_the_activation_path() -> None:
+    """build_info() names the compiled activation paths and the one in use."""
+    import neurophase
+
+    info = neurophase.build_info()
+    assert info["activation_simd_path"] == act.simd_path()
+    assert info["activation_simd_path"] in info["activation_simd_paths"]
+    assert "scalar" in info["activation_simd_paths"]
