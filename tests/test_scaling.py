@@ -694,3 +694,32 @@ def test_measured_kmin_equals_numpy_fft_for_any_configuration(shape, data):
         index = [0] * len(shape)
         index[a] = 1
         assert value == pytest.approx(abs(f[tuple(index)]) ** 2 / n**2, abs=1e-13)
+
+
+def test_sweep_store_feeds_the_scaling_analysis(tmp_path):
+    # The stored per-sweep series (m, e and |m(k_min)|^2) of a sweep are the
+    # records of the engine: the scaling data built from the HDF5 file
+    # reproduce, at the simulated temperature (no reweighting shift), the
+    # Binder cumulant the sweep computed from the same series.
+    from neurophase import sweeps
+
+    spec = {
+        "sweep": {"seed": SEED, "sweeps": 1500, "burn_in": 200, "series": True},
+        "grid": {
+            "geometry": "square",
+            "L": [6, 10],
+            "temperature": 2.27,
+            "algorithm": "wolff",
+        },
+    }
+    result = sweeps.run_sweep(spec, tmp_path / "fss.h5", executor="threads")
+    data = scaling.ScalingData.from_sweep(tmp_path / "fss.h5")
+    assert data.sizes == (6, 10)
+    assert data.has_correlation_length
+    table = result.table
+    for i in range(len(table)):
+        size, temp = int(table["L"].iloc[i]), float(table["temperature"].iloc[i])
+        value, _ = data.curve("binder", size, [temp])
+        assert value[0] == pytest.approx(table["binder"].iloc[i], rel=1e-9)
+    with pytest.raises(ValueError, match="geometry must be one of"):
+        scaling.ScalingData.from_sweep(result, geometry="cubic")

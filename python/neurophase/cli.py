@@ -369,6 +369,7 @@ def _sweep(args: argparse.Namespace) -> int:
         f"done before) in {out}; {wall:.3g} s of task time",
         soft_wrap=True,
     )
+    return 0
 
 
 def _reference_key(kind: str, dimension: int) -> str | None:

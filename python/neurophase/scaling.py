@@ -80,6 +80,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from rich.table import Table
 
+    from .sweeps import SweepResult
+
 __all__ = [
     "QUANTITIES",
     "REFERENCES",
@@ -733,6 +735,76 @@ class ScalingData:
             series,
             kind=kind,
             dimension=lat.dimension,
+            n_blocks=n_blocks,
+            max_shift=max_shift,
+        )
+
+    @classmethod
+    def from_sweep(
+        cls,
+        sweep: str | os.PathLike[str] | SweepResult,
+        *,
+        geometry: str | None = None,
+        n_blocks: int = DEFAULT_BLOCKS,
+        max_shift: float = 1.0,
+    ) -> ScalingData:
+        """Data from a stored parameter sweep (:func:`neurophase.sweeps.run_sweep`).
+
+        Uses every zero-field task of one geometry (``geometry``, or the only one
+        in the sweep); all seeds and schedules at one (L, T) are pooled. The
+        sweep must have kept its time series (``series = true``); the
+        correlation length is available where it also kept
+        ``kmin_magnetisation2`` (periodic hypercubic lattices).
+        """
+        from .sweeps import SweepResult, _dimension, load_sweep
+
+        result = sweep if isinstance(sweep, SweepResult) else load_sweep(sweep)
+        table = result.table
+        geometries = sorted(set(table["geometry"]))
+        if geometry is None:
+            if len(geometries) != 1:
+                raise ValueError(
+                    f"the sweep holds the geometries {geometries}; choose one "
+                    "with geometry="
+                )
+            geometry = geometries[0]
+        elif geometry not in geometries:
+            raise ValueError(
+                f"geometry must be one of the sweep's {geometries}, got {geometry!r}"
+            )
+        rows = [
+            i
+            for i in range(len(table))
+            if table["geometry"].iloc[i] == geometry and table["field"].iloc[i] == 0
+        ]
+        if not rows:
+            raise ValueError(f"the sweep has no zero-field tasks on {geometry!r}")
+        if set(table["boundary"].iloc[rows]) != {"periodic"} and geometry != (
+            "complete"
+        ):
+            raise ValueError("finite-size scaling needs periodic lattices")
+        complete = geometry == "complete"
+        records = []
+        for i in rows:
+            row = table.iloc[i]
+            rec: dict[str, Any] = {
+                "size": int(row["L"]),
+                "temperature": float(row["temperature"]),
+                "n_sites": int(row["n_sites"]),
+                "magnetisation": result.series(i, "magnetisation"),
+                "energy": result.series(i, "energy"),
+                "seed": int(row["seed"]),
+            }
+            try:
+                rec["kmin_magnetisation2"] = result.series(i, "kmin_magnetisation2")
+            except (KeyError, ValueError):
+                pass
+            records.append(rec)
+        dimension = 1 if complete else _dimension(geometry)
+        return cls.from_arrays(
+            records,
+            kind="complete" if complete else "hypercubic",
+            dimension=dimension,
             n_blocks=n_blocks,
             max_shift=max_shift,
         )

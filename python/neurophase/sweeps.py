@@ -111,8 +111,9 @@ QUANTITIES: tuple[str, ...] = (
     "staggered_abs_magnetisation",
 )
 
-#: Per-sweep series a task can keep.
-SERIES: tuple[str, ...] = ("magnetisation", "energy")
+#: Per-sweep series a task can keep; ``kmin_magnetisation2`` (shape (sweeps, d),
+#: ``|m(k_min)|^2`` along each axis) only on periodic hypercubic lattices.
+SERIES: tuple[str, ...] = ("magnetisation", "energy", "kmin_magnetisation2")
 
 FILE_FORMAT = "neurophase-sweep"
 FILE_FORMAT_VERSION = 1
@@ -575,6 +576,11 @@ def run_task(
     started = time.perf_counter()
     p = dict(parameters)
     lattice = make_lattice(p["geometry"], p["L"], p["boundary"])
+    # The correlation length needs |m(k_min)|^2 per sweep: kept with the series
+    # wherever it is defined.
+    kmin = (
+        bool(p["series"]) and not lattice.is_complete and lattice.boundary == "periodic"
+    )
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
         if capture_warnings:
@@ -590,6 +596,7 @@ def run_task(
             algorithm=p["algorithm"],
             seed=p["seed"],
             threads=threads,
+            record_kmin=kmin,
             start=p["start"],
         )
         # The summary collects its notes through a module logger shared by every
@@ -620,6 +627,8 @@ def run_task(
         if p["series"]
         else {}
     )
+    if kmin and run.kmin_magnetisation2 is not None:
+        series["kmin_magnetisation2"] = run.kmin_magnetisation2
     meta = {
         "wall_time": time.perf_counter() - started,
         "engine_wall_time": run.wall_time,
