@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
     neurophase::bindings::bind_info(m);
     neurophase::bindings::bind_rng(m);
     neurophase::bindings::bind_engine(m);
+    neurophase::bindings::bind_msc(m);
 }

@@ -19,6 +19,7 @@ from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
     ALGORITHMS,
+    MSC_SIZES,
     MetropolisHighTemperatureWarning,
     NeurophaseWarning,
     Run,
@@ -34,6 +35,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ALGORITHMS",
+    "MSC_SIZES",
     "Estimate",
     "Lattice",
     "MetropolisHighTemperatureWarning",

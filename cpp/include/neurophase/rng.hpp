@@ -48,6 +48,8 @@ enum class Purpose : uint32_t {
     bond = 3,
     cluster_flip = 4,
     hot_start = 5,
+    // Bit planes of the multi-spin-coded Metropolis update (substream: colour).
+    msc_update = 6,
 };
 
 // Counter layout (4 x 32 bits):
