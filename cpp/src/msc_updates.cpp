@@ -1,10 +1,13 @@
 // Multi-spin-coded Metropolis (layout and acceptance rule in neurophase/msc.hpp).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "neurophase/dispatch.hpp"
 #include "neurophase/msc.hpp"
 #include "neurophase/parallel.hpp"
 #include "neurophase/rng.hpp"
@@ -24,19 +27,76 @@ inline int popcount(uint64_t v) {
 }
 
 constexpr uint64_t kEvenLanes = 0x5555555555555555ull;
+constexpr uint64_t kAll = ~uint64_t{0};
 
-// Plane pairs drawn for every word of a row before the bit-serial comparison
-// starts; later pairs are drawn word by word, only while lanes are undecided.
-// Results do not depend on this number (it only moves work between the two).
-constexpr int kEagerPairs = 2;
+// Plane pairs drawn for every word of a tile before the comparison starts; later
+// pairs are drawn only for words with undecided lanes. Results do not depend on
+// this number: it only moves work between the bulk and the per-word generator.
+constexpr int kEagerPairs = 4;
 
-// Thresholds of one sweep: class (spin bit, anti-aligned count a) -> group.
-struct SweepGroups {
+// Words per tile: the scratch of a tile (group masks, random words) stays in L1.
+constexpr int64_t kTile = 128;
+
+constexpr int kMaxClasses = AcceptanceGroups::kMax;  // 2 (2d + 1), d <= 3
+
+// Per plane k and group j: all-ones where bit 31 - k of the group's threshold is
+// set (bit), and where the threshold has no set bit below it (end: a lane still
+// equal to the threshold after plane k is then decided, r >= t).
+struct PlaneTables {
+    int n_groups = 0;
+    uint64_t bit[32][AcceptanceGroups::kMax];
+    uint64_t end[32][AcceptanceGroups::kMax];
+    bool any_end[32];
+};
+
+PlaneTables make_plane_tables(const AcceptanceGroups& groups) {
+    PlaneTables p;
+    p.n_groups = groups.n;
+    for (int k = 0; k < 32; ++k) {
+        p.any_end[k] = false;
+        for (int j = 0; j < groups.n; ++j) {
+            const uint32_t t = groups.threshold[j];
+            const int shift = 31 - k;
+            p.bit[k][j] = ((t >> shift) & 1u) ? kAll : 0;
+            const uint32_t below = shift == 0 ? 0u : (t & ((1u << shift) - 1u));
+            // Only the plane where the last set bit is reached needs the mask.
+            const bool ends = below == 0 && ((t >> shift) & 1u);
+            p.end[k][j] = ends ? kAll : 0;
+            p.any_end[k] |= ends;
+        }
+    }
+    return p;
+}
+
+// One plane of the comparison for a group of words (V = uint64_t or a vector of
+// them): lanes where r and t first differ are decided.
+// NG: the number of groups when known at compile time (unrolled), 0 otherwise.
+template <int NG, class V>
+inline __attribute__((always_inline)) void apply_plane(const PlaneTables& p, int k,
+                                                       const V* gm, V r, V& undecided,
+                                                       V& flip) {
+    const int n_groups = NG > 0 ? NG : p.n_groups;
+    V t = gm[0] & p.bit[k][0];
+    for (int j = 1; j < n_groups; ++j) t |= gm[j] & p.bit[k][j];
+    // r = 0, t = 1: r < t, flip; r = 1, t = 0: r > t, stay.
+    flip |= undecided & ~r & t;
+    undecided &= ~(r ^ t);
+    if (p.any_end[k]) {
+        V e = gm[0] & p.end[k][0];
+        for (int j = 1; j < n_groups; ++j) e |= gm[j] & p.end[k][j];
+        undecided &= ~e;
+    }
+}
+
+// Thresholds of one sweep and the map class -> group.
+struct SweepTables {
     AcceptanceGroups groups;
-    // Per class index 2 * a + spin_bit: group j >= 0, kAlways or kNever.
-    static constexpr int kAlways = -1, kNever = -2;
-    int class_group[AcceptanceGroups::kMax];
-    int n_classes = 0;
+    PlaneTables planes;
+    bool spin_dependent = false;  // thresholds differ between s = +1 and -1
+    int n_classes = 0;            // (2d + 1), or 2 (2d + 1) if spin dependent
+    // select[j][c]: all-ones when class c belongs to group j; always[c] likewise.
+    uint64_t select[AcceptanceGroups::kMax][kMaxClasses];
+    uint64_t always[kMaxClasses];
 };
 
 // Metropolis flip probability with the byte engine's convention: 1/2 at dE = 0.
@@ -46,82 +106,60 @@ double flip_probability(double beta, double delta_e) {
     return std::exp(-beta * delta_e);
 }
 
-SweepGroups make_groups(int dimension, double beta, double coupling, double field) {
-    SweepGroups sg;
+SweepTables make_sweep_tables(int dimension, double beta, double coupling,
+                              double field) {
     const int z = 2 * dimension;
-    sg.n_classes = 2 * (z + 1);
-    for (int a = 0; a <= z; ++a) {
+    uint64_t t[kMaxClasses];  // by 2 a + spin bit
+    for (int a = 0; a <= z; ++a)
         for (int bit = 0; bit < 2; ++bit) {
             const double spin = bit ? 1.0 : -1.0;
             // s * (neighbour sum) = (z - a) - a.
             const double nn = spin * static_cast<double>(z - 2 * a);
             const double delta_e = 2.0 * spin * (coupling * nn + field);
-            const uint64_t t = probability_threshold(flip_probability(beta, delta_e));
-            int group;
-            if (t == 0) {
-                group = SweepGroups::kNever;
-            } else if (t == (uint64_t{1} << 32)) {
-                group = SweepGroups::kAlways;
-            } else {
-                group = -3;
-                for (int j = 0; j < sg.groups.n; ++j)
-                    if (sg.groups.threshold[j] == t) group = j;
-                if (group == -3) {
-                    group = sg.groups.n++;
-                    sg.groups.threshold[group] = static_cast<uint32_t>(t);
-                }
-            }
-            sg.class_group[2 * a + bit] = group;
+            t[2 * a + bit] = probability_threshold(flip_probability(beta, delta_e));
         }
+    SweepTables st;
+    for (int a = 0; a <= z; ++a) st.spin_dependent |= t[2 * a] != t[2 * a + 1];
+    st.n_classes = st.spin_dependent ? 2 * (z + 1) : z + 1;
+    for (int c = 0; c < st.n_classes; ++c) {
+        const uint64_t tc = st.spin_dependent ? t[c] : t[2 * c];
+        st.always[c] = tc == (uint64_t{1} << 32) ? kAll : 0;
+        for (int j = 0; j < AcceptanceGroups::kMax; ++j) st.select[j][c] = 0;
+        if (tc == 0 || tc == (uint64_t{1} << 32)) continue;
+        int j = 0;
+        while (j < st.groups.n && st.groups.threshold[j] != tc) ++j;
+        if (j == st.groups.n)
+            st.groups.threshold[st.groups.n++] = static_cast<uint32_t>(tc);
+        st.select[j][c] = kAll;
     }
-    return sg;
+    st.planes = make_plane_tables(st.groups);
+    return st;
 }
 
-// Bit-sliced count of set bits among the Z words d[0..Z): a = a0 + 2 a1 + 4 a2.
-template <int Z>
-inline void count_bits(const uint64_t* d, uint64_t& a0, uint64_t& a1, uint64_t& a2) {
-    // Full adders: three inputs -> sum and carry.
-    const uint64_t s1 = d[0] ^ d[1] ^ d[2];
-    const uint64_t c1 = (d[0] & d[1]) | (d[2] & (d[0] ^ d[1]));
-    if constexpr (Z == 4) {
-        a0 = s1 ^ d[3];
-        const uint64_t c2 = s1 & d[3];
-        a1 = c1 ^ c2;
-        a2 = c1 & c2;
-    } else {
-        const uint64_t s2 = d[3] ^ d[4] ^ d[5];
-        const uint64_t c2 = (d[3] & d[4]) | (d[5] & (d[3] ^ d[4]));
-        a0 = s1 ^ s2;
-        const uint64_t c3 = s1 & s2;
-        a1 = c1 ^ c2 ^ c3;
-        a2 = (c1 & c2) | (c3 & (c1 ^ c2));
-    }
-}
-
-// Group masks of a word from its spins and the anti-aligned indicator words.
-template <int Z>
-inline uint64_t group_masks(const SweepGroups& sg, uint64_t s, const uint64_t* anti,
-                            uint64_t lanes, uint64_t* gm, uint64_t& always) {
-    uint64_t a0, a1, a2;
-    count_bits<Z>(anti, a0, a1, a2);
-    for (int j = 0; j < sg.groups.n; ++j) gm[j] = 0;
-    always = 0;
-    uint64_t undecided = 0;
-    for (int a = 0; a <= Z; ++a) {
-        const uint64_t v =
-            ((a & 1) ? a0 : ~a0) & ((a & 2) ? a1 : ~a1) & ((a & 4) ? a2 : ~a2) & lanes;
-        for (int bit = 0; bit < 2; ++bit) {
-            const uint64_t cls = v & (bit ? s : ~s);
-            const int g = sg.class_group[2 * a + bit];
-            if (g >= 0) {
-                gm[g] |= cls;
-                undecided |= cls;
-            } else if (g == SweepGroups::kAlways) {
-                always |= cls;
+// Lanes still undecided after 32 planes have r == t: not below, no flip.
+uint64_t continue_word(const PlaneTables& p, const uint64_t* gm, uint64_t undecided,
+                       uint64_t flip, int first_plane, const uint64_t* eager,
+                       int n_eager, const StreamKey& stream, uint64_t n_words,
+                       uint64_t w, int* planes_used) {
+    uint64_t lazy[2] = {0, 0};
+    int k = first_plane;
+    for (; k < 32 && undecided; ++k) {
+        uint64_t r;
+        if (k < 2 * n_eager) {
+            r = eager[k];
+        } else {
+            if ((k & 1) == 0) {
+                uint32_t out[4];
+                stream.block(static_cast<uint64_t>(k >> 1) * n_words + w, out);
+                lazy[0] = out[0] | (static_cast<uint64_t>(out[1]) << 32);
+                lazy[1] = out[2] | (static_cast<uint64_t>(out[3]) << 32);
             }
+            r = lazy[k & 1];
         }
+        apply_plane<0, uint64_t>(p, k, gm, r, undecided, flip);
     }
-    return undecided;
+    if (planes_used) *planes_used = k;
+    return flip;
 }
 
 struct RowJob {
@@ -130,85 +168,353 @@ struct RowJob {
     uint64_t lanes;  // bits updated in each of them
 };
 
-struct MscContext {
+// Thread-local scratch of one tile.
+struct TileScratch {
+    alignas(32) uint64_t ext[kTile + 8];  // the other half-row, with a word each side
+    alignas(32) uint64_t gm[AcceptanceGroups::kMax][kTile];
+    alignas(32) uint64_t undecided[kTile];
+    bool any_undecided;
+    alignas(32) uint64_t flip[kTile];
+    alignas(32) uint32_t random[4 * (kTile + 8)];
+    uint64_t index[kTile + 8];
+    int64_t pending[kTile];
+};
+
+struct RowPointers {
+    uint64_t* centre;
+    const uint64_t* up;
+    const uint64_t* down;
+    const uint64_t* yl;
+    const uint64_t* yr;
+    bool rot_up, rot_down;
+};
+
+// Four words in a GCC vector: AVX2 registers in the AVX2 kernel (where every helper
+// below is inlined, so the ABI of passing them by value never applies).
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+
+#define AI inline __attribute__((always_inline))
+template <class V>
+struct Lanes;
+template <>
+struct Lanes<uint64_t> {
+    static constexpr int width = 1;
+    AI static uint64_t load(const uint64_t* p) { return *p; }
+    AI static void store(uint64_t* p, uint64_t v) { *p = v; }
+    AI static uint64_t deinterleave_even(const uint64_t* p) { return p[0]; }
+    AI static uint64_t deinterleave_odd(const uint64_t* p) { return p[1]; }
+    AI static bool any(uint64_t v) { return v != 0; }
+    AI static int64_t popcount(uint64_t v) { return __builtin_popcountll(v); }
+};
+template <>
+struct Lanes<u64x4> {
+    static constexpr int width = 4;
+    AI static u64x4 load(const uint64_t* p) {
+        u64x4 v;
+        __builtin_memcpy(&v, p, sizeof v);
+        return v;
+    }
+    AI static void store(uint64_t* p, u64x4 v) { __builtin_memcpy(p, &v, sizeof v); }
+    // Words p[0], p[2], p[4], p[6] (and p[1], p[3], ...): plane pairs of 4 blocks.
+    AI static u64x4 deinterleave_even(const uint64_t* p) {
+        return __builtin_shuffle(load(p), load(p + 4), u64x4{0, 2, 4, 6});
+    }
+    AI static u64x4 deinterleave_odd(const uint64_t* p) {
+        return __builtin_shuffle(load(p), load(p + 4), u64x4{1, 3, 5, 7});
+    }
+    AI static bool any(u64x4 v) { return (v[0] | v[1] | v[2] | v[3]) != 0; }
+    AI static int64_t popcount(u64x4 v) {
+        return __builtin_popcountll(v[0]) + __builtin_popcountll(v[1]) +
+               __builtin_popcountll(v[2]) + __builtin_popcountll(v[3]);
+    }
+};
+
+template <class V>
+inline __attribute__((always_inline)) V rotl1v(V v) {
+    return (v << 1) | (v >> 63);
+}
+template <class V>
+inline __attribute__((always_inline)) V rotr1v(V v) {
+    return (v >> 1) | (v << 63);
+}
+
+// Words [i0, i0 + n) of a half-row; n a multiple of the vector width except for the
+// scalar tail handled by the caller with V = uint64_t.
+template <int Z, int NG, class V>
+inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
+                                                        const RowPointers& rp, int half,
+                                                        uint64_t lanes, int64_t i0,
+                                                        int64_t from, int64_t to,
+                                                        TileScratch& sc) {
+    using L = Lanes<V>;
+    const int G = NG > 0 ? NG : st.groups.n;
+    V open = V{} & 0;
+    for (int64_t i = from; i < to; i += L::width) {
+        const int64_t g = i0 + i;
+        const V s = L::load(rp.centre + g);
+        // ext[1 + i] is the other half's word i0 + i, ext[i] the one before it.
+        V nb[Z];
+        nb[0] = L::load(sc.ext + i + half);
+        nb[1] = L::load(sc.ext + i + 1 + half);
+        nb[2] = rp.rot_up ? rotl1v(L::load(rp.up + g)) : L::load(rp.up + g);
+        nb[3] = rp.rot_down ? rotr1v(L::load(rp.down + g)) : L::load(rp.down + g);
+        if constexpr (Z == 6) {
+            nb[4] = L::load(rp.yl + g);
+            nb[5] = L::load(rp.yr + g);
+        }
+        V d[Z];
+        for (int k = 0; k < Z; ++k) d[k] = s ^ nb[k];
+        // Bit-sliced count of anti-aligned neighbours, a = a0 + 2 a1 + 4 a2.
+        V a0, a1, a2;
+        const V s1 = d[0] ^ d[1] ^ d[2];
+        const V c1 = (d[0] & d[1]) | (d[2] & (d[0] ^ d[1]));
+        if constexpr (Z == 4) {
+            a0 = s1 ^ d[3];
+            const V c2 = s1 & d[3];
+            a1 = c1 ^ c2;
+            a2 = c1 & c2;
+        } else {
+            const V s2 = d[3] ^ d[4] ^ d[5];
+            const V c2 = (d[3] & d[4]) | (d[5] & (d[3] ^ d[4]));
+            a0 = s1 ^ s2;
+            const V c3 = s1 & s2;
+            a1 = c1 ^ c2 ^ c3;
+            a2 = (c1 & c2) | (c3 & (c1 ^ c2));
+        }
+        const V n0 = ~a0;
+        const V q0 = ~a1 & ~a2, q1 = a1 & ~a2, q2 = ~a1 & a2, q3 = a1 & a2;
+        V v[Z + 1];
+        v[0] = n0 & q0;
+        v[1] = a0 & q0;
+        v[2] = n0 & q1;
+        v[3] = a0 & q1;
+        v[4] = n0 & q2;
+        if constexpr (Z == 6) {
+            v[5] = a0 & q2;
+            v[6] = n0 & q3;
+        }
+        V cls[2 * (Z + 1)];
+        int nc = Z + 1;
+        if (st.spin_dependent) {
+            for (int a = 0; a <= Z; ++a) {
+                cls[2 * a] = v[a] & ~s;
+                cls[2 * a + 1] = v[a] & s;
+            }
+            nc = 2 * (Z + 1);
+        } else {
+            for (int a = 0; a <= Z; ++a) cls[a] = v[a];
+        }
+        V any = V{} & 0, always = V{} & 0;
+        for (int c = 0; c < nc; ++c) always |= cls[c] & st.always[c];
+        for (int j = 0; j < G; ++j) {
+            V m = cls[0] & st.select[j][0];
+            for (int c = 1; c < nc; ++c) m |= cls[c] & st.select[j][c];
+            m &= lanes;
+            any |= m;
+            L::store(sc.gm[j] + i, m);
+        }
+        L::store(sc.undecided + i, any);
+        L::store(sc.flip + i, always & lanes);
+        open |= any;
+    }
+    sc.any_undecided |= L::any(open);
+}
+
+// Planes 2q, 2q + 1 for words [from, to) of the tile from sc.random (block of word
+// i at sc.random[4 i]); returns whether any lane is still undecided.
+template <int NG, class V>
+inline __attribute__((always_inline)) bool tile_planes(const PlaneTables& p, int q,
+                                                       int64_t from, int64_t to,
+                                                       TileScratch& sc) {
+    using L = Lanes<V>;
+    const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.random);
+    V open = V{} & 0;
+    for (int64_t i = from; i < to; i += L::width) {
+        V und = L::load(sc.undecided + i);
+        V flip = L::load(sc.flip + i);
+        V gm[AcceptanceGroups::kMax];
+        const int n_groups = NG > 0 ? NG : p.n_groups;
+        for (int j = 0; j < n_groups; ++j) gm[j] = L::load(sc.gm[j] + i);
+        apply_plane<NG, V>(p, 2 * q, gm, L::deinterleave_even(r64 + 2 * i), und, flip);
+        apply_plane<NG, V>(p, 2 * q + 1, gm, L::deinterleave_odd(r64 + 2 * i), und,
+                           flip);
+        L::store(sc.undecided + i, und);
+        L::store(sc.flip + i, flip);
+        open |= und;
+    }
+    return L::any(open);
+}
+
+// Flips the decided lanes of words [from, to) of the tile; returns their number.
+template <class V>
+inline __attribute__((always_inline)) int64_t tile_apply(uint64_t* centre, int64_t from,
+                                                         int64_t to,
+                                                         const TileScratch& sc) {
+    using L = Lanes<V>;
+    int64_t flips = 0;
+    for (int64_t i = from; i < to; i += L::width) {
+        const V f = L::load(sc.flip + i);
+        L::store(centre + i, L::load(centre + i) ^ f);
+        flips += L::popcount(f);
+    }
+    return flips;
+}
+
+struct JobContext {
     const MscLayout& layout;
     uint64_t* words;
-    const SweepGroups& groups;
+    const SweepTables& tables;
     StreamKey stream;
 };
 
-// Updates the Lx / 2 words of one half-row; returns the number of flipped spins.
-template <int Z>
-int64_t update_half_row(const MscContext& c, const RowJob& job,
-                        std::vector<uint32_t>& buffer) {
+template <int Z, int NG, bool Vector>
+inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobContext& c,
+                                                                   const RowJob& job,
+                                                                   TileScratch& sc) {
+    using V = std::conditional_t<Vector, u64x4, uint64_t>;
+    constexpr int W = Lanes<V>::width;
     const MscLayout& g = c.layout;
     const int64_t nh = g.side_x / 2;
     const int64_t zp = job.row / g.side_y, y = job.row % g.side_y;
     uint64_t* w = c.words;
     const int64_t base = job.row * g.side_x;
-    uint64_t* centre = w + base + job.half * nh;
     const uint64_t* other = w + base + (1 - job.half) * nh;
-    // Rows along axis 0 (rotated across the slab edge) and along y.
     const int64_t up_row = (zp == 0 ? g.slab - 1 : zp - 1) * g.side_y + y;
     const int64_t down_row = (zp == g.slab - 1 ? 0 : zp + 1) * g.side_y + y;
-    const bool rot_up = zp == 0, rot_down = zp == g.slab - 1;
-    const uint64_t* up = w + up_row * g.side_x + job.half * nh;
-    const uint64_t* down = w + down_row * g.side_x + job.half * nh;
-    const uint64_t* yl = nullptr;
-    const uint64_t* yr = nullptr;
+    RowPointers rp;
+    rp.centre = w + base + job.half * nh;
+    rp.up = w + up_row * g.side_x + job.half * nh;
+    rp.down = w + down_row * g.side_x + job.half * nh;
+    rp.rot_up = zp == 0;
+    rp.rot_down = zp == g.slab - 1;
+    rp.yl = rp.yr = nullptr;
     if constexpr (Z == 6) {
         const int64_t yl_row = zp * g.side_y + (y == 0 ? g.side_y - 1 : y - 1);
         const int64_t yr_row = zp * g.side_y + (y + 1 == g.side_y ? 0 : y + 1);
-        yl = w + yl_row * g.side_x + job.half * nh;
-        yr = w + yr_row * g.side_x + job.half * nh;
+        rp.yl = w + yl_row * g.side_x + job.half * nh;
+        rp.yr = w + yr_row * g.side_x + job.half * nh;
     }
-
-    // Eager plane pairs of every word of the half-row.
-    const uint64_t first_word = static_cast<uint64_t>(base + job.half * nh);
+    const PlaneTables& planes = c.tables.planes;
     const uint64_t n_words = static_cast<uint64_t>(g.n_words);
-    buffer.resize(static_cast<std::size_t>(4 * nh * kEagerPairs));
-    for (int q = 0; q < kEagerPairs; ++q)
-        philox_fill(c.stream, static_cast<uint64_t>(q) * n_words + first_word,
-                    static_cast<std::size_t>(nh), buffer.data() + 4 * nh * q);
+    const uint64_t first_word = static_cast<uint64_t>(base + job.half * nh);
 
     int64_t flips = 0;
-    uint64_t gm[AcceptanceGroups::kMax];
-    for (int64_t i = 0; i < nh; ++i) {
-        const uint64_t s = centre[i];
-        uint64_t nb[Z];
-        if (job.half == 0) {
-            nb[0] = other[i == 0 ? nh - 1 : i - 1];
-            nb[1] = other[i];
-        } else {
-            nb[0] = other[i];
-            nb[1] = other[i + 1 == nh ? 0 : i + 1];
+    for (int64_t i0 = 0; i0 < nh; i0 += kTile) {
+        const int64_t n = std::min(kTile, nh - i0);
+        const int64_t n_vec = n - n % W;
+        // The other half-row around the tile: its word x - 1 and x + 1 neighbours.
+        sc.ext[0] = other[i0 == 0 ? nh - 1 : i0 - 1];
+        std::memcpy(sc.ext + 1, other + i0, static_cast<std::size_t>(n) * 8);
+        sc.ext[n + 1] = other[i0 + n == nh ? 0 : i0 + n];
+        sc.any_undecided = false;
+        tile_classes<Z, NG, V>(c.tables, rp, job.half, job.lanes, i0, 0, n_vec, sc);
+        tile_classes<Z, NG, uint64_t>(c.tables, rp, job.half, job.lanes, i0, n_vec, n,
+                                      sc);
+
+        bool open = sc.any_undecided;
+        int q = 0;
+        for (; q < kEagerPairs && open; ++q) {
+            philox_fill(c.stream, static_cast<uint64_t>(q) * n_words + first_word + i0,
+                        static_cast<std::size_t>(n), sc.random);
+            open = tile_planes<NG, V>(planes, q, 0, n_vec, sc);
+            open |= tile_planes<NG, uint64_t>(planes, q, n_vec, n, sc);
         }
-        nb[2] = rot_up ? rotl1(up[i]) : up[i];
-        nb[3] = rot_down ? rotr1(down[i]) : down[i];
-        if constexpr (Z == 6) {
-            nb[4] = yl[i];
-            nb[5] = yr[i];
-        }
-        uint64_t anti[Z];
-        for (int k = 0; k < Z; ++k) anti[k] = s ^ nb[k];
-        uint64_t always;
-        const uint64_t undecided =
-            group_masks<Z>(c.groups, s, anti, job.lanes, gm, always);
-        uint64_t flip = always;
-        if (undecided) {
-            uint64_t eager[2 * kEagerPairs];
-            for (int q = 0; q < kEagerPairs; ++q) {
-                const uint32_t* b = buffer.data() + 4 * (nh * q + i);
-                eager[2 * q] = b[0] | (static_cast<uint64_t>(b[1]) << 32);
-                eager[2 * q + 1] = b[2] | (static_cast<uint64_t>(b[3]) << 32);
+        // Words with undecided lanes continue pair by pair, drawn together.
+        int64_t n_pending = 0;
+        if (open)
+            for (int64_t i = 0; i < n; ++i)
+                if (sc.undecided[i]) sc.pending[n_pending++] = i;
+        for (; q < 16 && n_pending > 0; ++q) {
+            for (int64_t m = 0; m < n_pending; ++m)
+                sc.index[m] = static_cast<uint64_t>(q) * n_words + first_word +
+                              static_cast<uint64_t>(i0 + sc.pending[m]);
+            // Padded to whole sets of four blocks (the vectorised width).
+            int64_t padded = n_pending;
+            for (; padded % 4 != 0; ++padded) sc.index[padded] = sc.index[0];
+            philox_blocks(c.stream, sc.index, static_cast<std::size_t>(padded),
+                          sc.random);
+            int64_t still = 0;
+            for (int64_t m = 0; m < n_pending; ++m) {
+                const int64_t i = sc.pending[m];
+                uint64_t gm[AcceptanceGroups::kMax];
+                for (int j = 0; j < (NG > 0 ? NG : planes.n_groups); ++j)
+                    gm[j] = sc.gm[j][i];
+                const uint32_t* b = sc.random + 4 * m;
+                const uint64_t r0 = b[0] | (static_cast<uint64_t>(b[1]) << 32);
+                const uint64_t r1 = b[2] | (static_cast<uint64_t>(b[3]) << 32);
+                uint64_t und = sc.undecided[i], flip = sc.flip[i];
+                apply_plane<NG, uint64_t>(planes, 2 * q, gm, r0, und, flip);
+                apply_plane<NG, uint64_t>(planes, 2 * q + 1, gm, r1, und, flip);
+                sc.undecided[i] = und;
+                sc.flip[i] = flip;
+                if (und) sc.pending[still++] = i;
             }
-            flip = msc_decide(c.groups.groups, gm, always, eager, kEagerPairs, c.stream,
-                              n_words, first_word + static_cast<uint64_t>(i), nullptr);
+            n_pending = still;
         }
-        centre[i] = s ^ flip;
-        flips += popcount(flip);
+        // Lanes undecided after 32 planes have r == t: no flip.
+        flips += tile_apply<V>(rp.centre + i0, 0, n_vec, sc) +
+                 tile_apply<uint64_t>(rp.centre + i0, n_vec, n, sc);
     }
     return flips;
+}
+
+template <int Z, int NG>
+int64_t update_half_row_portable(const JobContext& c, const RowJob& job,
+                                 TileScratch& sc) {
+    return update_half_row_impl<Z, NG, false>(c, job, sc);
+}
+
+#if NEUROPHASE_AVX2_KERNELS
+template <int Z, int NG>
+NEUROPHASE_TARGET_AVX2 int64_t update_half_row_avx2(const JobContext& c,
+                                                    const RowJob& job,
+                                                    TileScratch& sc) {
+    return update_half_row_impl<Z, NG, true>(c, job, sc);
+}
+#endif
+
+template <int Z, int NG>
+int64_t update_half_row_for(const JobContext& c, const RowJob& job, TileScratch& sc,
+                            bool avx2) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (avx2) return update_half_row_avx2<Z, NG>(c, job, sc);
+#else
+    (void)avx2;
+#endif
+    return update_half_row_portable<Z, NG>(c, job, sc);
+}
+
+// Kernels unrolled for up to 8 groups (every h = 0 case, and most with a field).
+template <int Z>
+int64_t update_half_row_z(const JobContext& c, const RowJob& job, TileScratch& sc,
+                          bool avx2) {
+    switch (c.tables.groups.n) {
+        case 1:
+            return update_half_row_for<Z, 1>(c, job, sc, avx2);
+        case 2:
+            return update_half_row_for<Z, 2>(c, job, sc, avx2);
+        case 3:
+            return update_half_row_for<Z, 3>(c, job, sc, avx2);
+        case 4:
+            return update_half_row_for<Z, 4>(c, job, sc, avx2);
+        case 5:
+            return update_half_row_for<Z, 5>(c, job, sc, avx2);
+        case 6:
+            return update_half_row_for<Z, 6>(c, job, sc, avx2);
+        case 7:
+            return update_half_row_for<Z, 7>(c, job, sc, avx2);
+        case 8:
+            return update_half_row_for<Z, 8>(c, job, sc, avx2);
+        default:
+            return update_half_row_for<Z, 0>(c, job, sc, avx2);
+    }
+}
+
+int64_t update_half_row(const JobContext& c, const RowJob& job, TileScratch& sc,
+                        bool avx2) {
+    return c.layout.dimension == 3 ? update_half_row_z<6>(c, job, sc, avx2)
+                                   : update_half_row_z<4>(c, job, sc, avx2);
 }
 
 // The half-row jobs of colour `colour`, in a fixed order.
@@ -287,36 +593,11 @@ uint64_t msc_decide(const AcceptanceGroups& groups, const uint64_t* group_mask,
                     uint64_t always, const uint64_t* eager, int n_eager,
                     const StreamKey& stream, uint64_t n_words, uint64_t w,
                     int* planes_used) {
+    const PlaneTables p = make_plane_tables(groups);
     uint64_t undecided = 0;
     for (int j = 0; j < groups.n; ++j) undecided |= group_mask[j];
-    uint64_t flip = always;
-    uint64_t lazy[2] = {0, 0};
-    int k = 0;
-    for (; k < 32 && undecided; ++k) {
-        uint64_t plane;
-        if (k < 2 * n_eager) {
-            plane = eager[k];
-        } else {
-            if ((k & 1) == 0) {
-                uint32_t out[4];
-                stream.block(static_cast<uint64_t>(k >> 1) * n_words + w, out);
-                lazy[0] = out[0] | (static_cast<uint64_t>(out[1]) << 32);
-                lazy[1] = out[2] | (static_cast<uint64_t>(out[3]) << 32);
-            }
-            plane = lazy[k & 1];
-        }
-        // Bit 31 - k of every lane's threshold.
-        uint64_t t = 0;
-        for (int j = 0; j < groups.n; ++j)
-            t |= group_mask[j] &
-                 (uint64_t{0} - ((groups.threshold[j] >> (31 - k)) & 1u));
-        // First differing bit: r = 0, t = 1 means r < t (flip); r = 1, t = 0 stays.
-        flip |= undecided & ~plane & t;
-        undecided &= ~(plane ^ t);
-    }
-    // Lanes still undecided have r == t: not below, no flip.
-    if (planes_used) *planes_used = k;
-    return flip;
+    return continue_word(p, group_mask, undecided, always, 0, eager, n_eager, stream,
+                         n_words, w, planes_used);
 }
 
 void msc_pack(const MscLayout& g, const int8_t* spins, uint64_t* words, int threads) {
@@ -453,25 +734,25 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
     int64_t flips = 0;
     int64_t next_snapshot = 0;
     RowSums totals;
+    const bool avx2 = has_avx2();
 
 #pragma omp parallel num_threads(nt) reduction(+ : flips)
     {
-        std::vector<uint32_t> buffer;
+        std::vector<TileScratch> scratch(1);  // on the heap: ~20 KiB
         for (int64_t t = 0; t < spec.n_sweeps; ++t) {
             const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-            const SweepGroups groups =
-                make_groups(g.dimension, 1.0 / spec.temperature[t], spec.coupling,
-                            spec.field_uniform[t]);
+            const SweepTables tables =
+                make_sweep_tables(g.dimension, 1.0 / spec.temperature[t], spec.coupling,
+                                  spec.field_uniform[t]);
             for (int colour = 0; colour < 2; ++colour) {
-                const MscContext ctx{g, words, groups,
+                const JobContext ctx{g, words, tables,
                                      StreamKey(spec.seed, Purpose::msc_update,
                                                static_cast<uint32_t>(colour), sweep)};
 #pragma omp for schedule(static)
-                for (int64_t j = 0; j < n_jobs; ++j) {
-                    const RowJob& job = jobs[colour][static_cast<std::size_t>(j)];
-                    flips += g.dimension == 2 ? update_half_row<4>(ctx, job, buffer)
-                                              : update_half_row<6>(ctx, job, buffer);
-                }
+                for (int64_t j = 0; j < n_jobs; ++j)
+                    flips +=
+                        update_half_row(ctx, jobs[colour][static_cast<std::size_t>(j)],
+                                        scratch[0], avx2);
             }
             if (want) {
                 // Integer sums: the order in which threads add them changes nothing.

@@ -90,6 +90,11 @@ struct StreamKey {
 void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_blocks,
                  uint32_t* out);
 
+// Writes block index[i] of a stream to out[4 i .. 4 i + 4) for i < n: scattered
+// blocks, vectorised over eight at a time.
+void philox_blocks(const StreamKey& stream, const uint64_t* index, std::size_t n,
+                   uint32_t* out);
+
 // Probability p in [0, 1] as a 33-bit threshold t = floor(p * 2^32): a uniform
 // 32-bit word r is accepted when r < t, which happens with probability t / 2^32.
 inline uint64_t probability_threshold(double p) {
