@@ -1,5 +1,6 @@
 // Multi-spin-coded Metropolis (layout and acceptance rule in neurophase/msc.hpp).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -735,65 +736,110 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
     int64_t next_snapshot = 0;
     RowSums totals;
     const bool avx2 = has_avx2();
+    // Half-rows per scheduling chunk: about 2k words, so that a thread slowed by
+    // another process hands its share to the other thread.
+    const int64_t chunk =
+        std::max<int64_t>(1, 2048 / std::max<int64_t>(1, g.side_x / 2));
 
-#pragma omp parallel num_threads(nt) reduction(+ : flips)
-    {
-        std::vector<TileScratch> scratch(1);  // on the heap: ~20 KiB
-        for (int64_t t = 0; t < spec.n_sweeps; ++t) {
-            const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-            const SweepTables tables =
-                make_sweep_tables(g.dimension, 1.0 / spec.temperature[t], spec.coupling,
-                                  spec.field_uniform[t]);
-            for (int colour = 0; colour < 2; ++colour) {
-                const JobContext ctx{g, words, tables,
-                                     StreamKey(spec.seed, Purpose::msc_update,
-                                               static_cast<uint32_t>(colour), sweep)};
-#pragma omp for schedule(static)
-                for (int64_t j = 0; j < n_jobs; ++j)
-                    flips +=
-                        update_half_row(ctx, jobs[colour][static_cast<std::size_t>(j)],
-                                        scratch[0], avx2);
-            }
-            if (want) {
-                // Integer sums: the order in which threads add them changes nothing.
-#pragma omp single
-                totals = RowSums{};
-                RowSums mine;
-#pragma omp for schedule(static) nowait
-                for (int64_t row = 0; row < g.n_rows; ++row)
-                    measure_row(g, words, row, mine);
-#pragma omp critical(neurophase_msc_measure)
-                {
-                    totals.up += mine.up;
-                    totals.anti += mine.anti;
-                    totals.staggered += mine.staggered;
+    // Sweeps [t_begin, t_end) with a team of `team` threads.
+    const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {
+#pragma omp parallel num_threads(team) reduction(+ : flips)
+        {
+            std::vector<TileScratch> scratch(1);  // on the heap: ~20 KiB
+            for (int64_t t = t_begin; t < t_end; ++t) {
+                const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
+                const SweepTables tables =
+                    make_sweep_tables(g.dimension, 1.0 / spec.temperature[t],
+                                      spec.coupling, spec.field_uniform[t]);
+                for (int colour = 0; colour < 2; ++colour) {
+                    const JobContext ctx{
+                        g, words, tables,
+                        StreamKey(spec.seed, Purpose::msc_update,
+                                  static_cast<uint32_t>(colour), sweep)};
+#pragma omp for schedule(dynamic, chunk)
+                    for (int64_t j = 0; j < n_jobs; ++j)
+                        flips += update_half_row(
+                            ctx, jobs[colour][static_cast<std::size_t>(j)], scratch[0],
+                            avx2);
                 }
-#pragma omp barrier
-            }
-#pragma omp single
-            {
                 if (want) {
-                    const Measurement m = to_measurement(g, totals);
-                    if (spec.magnetisation)
-                        spec.magnetisation[t] = m.magnetisation_sum / n;
-                    if (spec.staggered) spec.staggered[t] = m.staggered_sum / n;
-                    if (spec.energy)
-                        spec.energy[t] = (-spec.coupling * m.bond_sum -
-                                          spec.field_uniform[t] * m.magnetisation_sum) /
-                                         n;
+                    // Integer sums: the order in which threads add them changes
+                    // nothing.
+#pragma omp single
+                    totals = RowSums{};
+                    RowSums mine;
+#pragma omp for schedule(static) nowait
+                    for (int64_t row = 0; row < g.n_rows; ++row)
+                        measure_row(g, words, row, mine);
+#pragma omp critical(neurophase_msc_measure)
+                    {
+                        totals.up += mine.up;
+                        totals.anti += mine.anti;
+                        totals.staggered += mine.staggered;
+                    }
+#pragma omp barrier
                 }
-                if (next_snapshot < spec.n_snapshots &&
-                    spec.snapshot_sweeps[next_snapshot] == t) {
-                    msc_unpack(g, words, spec.snapshot_out + next_snapshot * g.n_sites,
-                               1);
-                    ++next_snapshot;
+#pragma omp single
+                {
+                    if (want) {
+                        const Measurement m = to_measurement(g, totals);
+                        if (spec.magnetisation)
+                            spec.magnetisation[t] = m.magnetisation_sum / n;
+                        if (spec.staggered) spec.staggered[t] = m.staggered_sum / n;
+                        if (spec.energy)
+                            spec.energy[t] =
+                                (-spec.coupling * m.bond_sum -
+                                 spec.field_uniform[t] * m.magnetisation_sum) /
+                                n;
+                    }
+                    if (next_snapshot < spec.n_snapshots &&
+                        spec.snapshot_sweeps[next_snapshot] == t) {
+                        msc_unpack(g, words,
+                                   spec.snapshot_out + next_snapshot * g.n_sites, 1);
+                        ++next_snapshot;
+                    }
                 }
             }
+        }
+    };
+
+    if (nt == 1) {
+        run_batch(0, spec.n_sweeps, 1);
+        stats.team_sweeps = spec.n_sweeps;
+    } else {
+        // As in the byte engine: a team is only faster while its threads run at the
+        // same time. Batches of about kBatchSeconds alternate between the team and
+        // one thread, keeping the faster and now and then re-timing the other; the
+        // spins do not depend on the choice.
+        constexpr double kBatchSeconds = 0.01;
+        constexpr int kRetimeEvery = 32;
+        double per_sweep[2] = {0.0, 0.0};  // seconds; [0] one thread, [1] the team
+        int64_t batches = 0;
+        for (int64_t t = 0; t < spec.n_sweeps; ++batches) {
+            int use_team;
+            if (per_sweep[1] == 0.0 || per_sweep[0] == 0.0)
+                use_team = per_sweep[1] == 0.0;
+            else
+                use_team =
+                    (per_sweep[1] < per_sweep[0]) != (batches % kRetimeEvery == 0);
+            const double estimate = per_sweep[use_team];
+            const int64_t n_batch =
+                estimate > 0.0 ? std::clamp<int64_t>(
+                                     static_cast<int64_t>(kBatchSeconds / estimate), 1,
+                                     spec.n_sweeps - t)
+                               : 1;
+            const auto start = std::chrono::steady_clock::now();
+            run_batch(t, t + n_batch, use_team ? nt : 1);
+            if (use_team) stats.team_sweeps += n_batch;
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                    .count();
+            per_sweep[use_team] = seconds / static_cast<double>(n_batch);
+            t += n_batch;
         }
     }
     stats.flips = flips;
     stats.attempts = g.n_sites * spec.n_sweeps;
-    stats.team_sweeps = spec.n_sweeps;
     return stats;
 }
 
