@@ -95,9 +95,11 @@ struct SweepTables {
     PlaneTables planes;
     bool spin_dependent = false;  // thresholds differ between s = +1 and -1
     int n_classes = 0;            // (2d + 1), or 2 (2d + 1) if spin dependent
-    // select[j][c]: all-ones when class c belongs to group j; always[c] likewise.
-    uint64_t select[AcceptanceGroups::kMax][kMaxClasses];
-    uint64_t always[kMaxClasses];
+    // Classes of group j: members[j][0 .. n_members[j]); classes that always flip.
+    int n_members[AcceptanceGroups::kMax];
+    int members[AcceptanceGroups::kMax][kMaxClasses];
+    int n_always = 0;
+    int always[kMaxClasses];
 };
 
 // Metropolis flip probability with the byte engine's convention: 1/2 at dE = 0.
@@ -124,14 +126,15 @@ SweepTables make_sweep_tables(int dimension, double beta, double coupling,
     st.n_classes = st.spin_dependent ? 2 * (z + 1) : z + 1;
     for (int c = 0; c < st.n_classes; ++c) {
         const uint64_t tc = st.spin_dependent ? t[c] : t[2 * c];
-        st.always[c] = tc == (uint64_t{1} << 32) ? kAll : 0;
-        for (int j = 0; j < AcceptanceGroups::kMax; ++j) st.select[j][c] = 0;
+        if (tc == (uint64_t{1} << 32)) st.always[st.n_always++] = c;
         if (tc == 0 || tc == (uint64_t{1} << 32)) continue;
         int j = 0;
         while (j < st.groups.n && st.groups.threshold[j] != tc) ++j;
-        if (j == st.groups.n)
+        if (j == st.groups.n) {
             st.groups.threshold[st.groups.n++] = static_cast<uint32_t>(tc);
-        st.select[j][c] = kAll;
+            st.n_members[j] = 0;
+        }
+        st.members[j][st.n_members[j]++] = c;
     }
     st.planes = make_plane_tables(st.groups);
     return st;
@@ -176,6 +179,7 @@ struct TileScratch {
     alignas(32) uint64_t undecided[kTile];
     bool any_undecided;
     alignas(32) uint64_t flip[kTile];
+    alignas(32) uint32_t eager[kEagerPairs][4 * kTile];
     alignas(32) uint32_t random[4 * (kTile + 8)];
     uint64_t index[kTile + 8];
     int64_t pending[kTile];
@@ -306,11 +310,12 @@ inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
         } else {
             for (int a = 0; a <= Z; ++a) cls[a] = v[a];
         }
+        (void)nc;
         V any = V{} & 0, always = V{} & 0;
-        for (int c = 0; c < nc; ++c) always |= cls[c] & st.always[c];
+        for (int c = 0; c < st.n_always; ++c) always |= cls[st.always[c]];
         for (int j = 0; j < G; ++j) {
-            V m = cls[0] & st.select[j][0];
-            for (int c = 1; c < nc; ++c) m |= cls[c] & st.select[j][c];
+            V m = cls[st.members[j][0]];
+            for (int c = 1; c < st.n_members[j]; ++c) m |= cls[st.members[j][c]];
             m &= lanes;
             any |= m;
             L::store(sc.gm[j] + i, m);
@@ -322,14 +327,13 @@ inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
     sc.any_undecided |= L::any(open);
 }
 
-// Planes 2q, 2q + 1 for words [from, to) of the tile from sc.random (block of word
-// i at sc.random[4 i]); returns whether any lane is still undecided.
+// The eager planes 0 .. 2 kEagerPairs - 1 for words [from, to) of the tile (block
+// of pair q and word i at sc.eager[q][4 i]); returns whether any lane is undecided.
 template <int NG, class V>
-inline __attribute__((always_inline)) bool tile_planes(const PlaneTables& p, int q,
+inline __attribute__((always_inline)) bool tile_planes(const PlaneTables& p,
                                                        int64_t from, int64_t to,
                                                        TileScratch& sc) {
     using L = Lanes<V>;
-    const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.random);
     V open = V{} & 0;
     for (int64_t i = from; i < to; i += L::width) {
         V und = L::load(sc.undecided + i);
@@ -337,9 +341,13 @@ inline __attribute__((always_inline)) bool tile_planes(const PlaneTables& p, int
         V gm[AcceptanceGroups::kMax];
         const int n_groups = NG > 0 ? NG : p.n_groups;
         for (int j = 0; j < n_groups; ++j) gm[j] = L::load(sc.gm[j] + i);
-        apply_plane<NG, V>(p, 2 * q, gm, L::deinterleave_even(r64 + 2 * i), und, flip);
-        apply_plane<NG, V>(p, 2 * q + 1, gm, L::deinterleave_odd(r64 + 2 * i), und,
-                           flip);
+        for (int q = 0; q < kEagerPairs && L::any(und); ++q) {
+            const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.eager[q]);
+            apply_plane<NG, V>(p, 2 * q, gm, L::deinterleave_even(r64 + 2 * i), und,
+                               flip);
+            apply_plane<NG, V>(p, 2 * q + 1, gm, L::deinterleave_odd(r64 + 2 * i), und,
+                               flip);
+        }
         L::store(sc.undecided + i, und);
         L::store(sc.flip + i, flip);
         open |= und;
@@ -415,11 +423,13 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
 
         bool open = sc.any_undecided;
         int q = 0;
-        for (; q < kEagerPairs && open; ++q) {
-            philox_fill(c.stream, static_cast<uint64_t>(q) * n_words + first_word + i0,
-                        static_cast<std::size_t>(n), sc.random);
-            open = tile_planes<NG, V>(planes, q, 0, n_vec, sc);
-            open |= tile_planes<NG, uint64_t>(planes, q, n_vec, n, sc);
+        if (open) {
+            for (; q < kEagerPairs; ++q)
+                philox_fill(c.stream,
+                            static_cast<uint64_t>(q) * n_words + first_word + i0,
+                            static_cast<std::size_t>(n), sc.eager[q]);
+            open = tile_planes<NG, V>(planes, 0, n_vec, sc);
+            open |= tile_planes<NG, uint64_t>(planes, n_vec, n, sc);
         }
         // Words with undecided lanes continue pair by pair, drawn together.
         int64_t n_pending = 0;
