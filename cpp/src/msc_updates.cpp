@@ -311,48 +311,30 @@ inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
             for (int a = 0; a <= Z; ++a) cls[a] = v[a];
         }
         (void)nc;
-        V any = V{} & 0, always = V{} & 0;
+        V und = V{} & 0, always = V{} & 0;
         for (int c = 0; c < st.n_always; ++c) always |= cls[st.always[c]];
+        V gm[AcceptanceGroups::kMax];
         for (int j = 0; j < G; ++j) {
             V m = cls[st.members[j][0]];
             for (int c = 1; c < st.n_members[j]; ++c) m |= cls[st.members[j][c]];
-            m &= lanes;
-            any |= m;
-            L::store(sc.gm[j] + i, m);
+            gm[j] = m & lanes;
+            und |= gm[j];
+            L::store(sc.gm[j] + i, gm[j]);
         }
-        L::store(sc.undecided + i, any);
-        L::store(sc.flip + i, always & lanes);
-        open |= any;
-    }
-    sc.any_undecided |= L::any(open);
-}
-
-// The eager planes 0 .. 2 kEagerPairs - 1 for words [from, to) of the tile (block
-// of pair q and word i at sc.eager[q][4 i]); returns whether any lane is undecided.
-template <int NG, class V>
-inline __attribute__((always_inline)) bool tile_planes(const PlaneTables& p,
-                                                       int64_t from, int64_t to,
-                                                       TileScratch& sc) {
-    using L = Lanes<V>;
-    V open = V{} & 0;
-    for (int64_t i = from; i < to; i += L::width) {
-        V und = L::load(sc.undecided + i);
-        V flip = L::load(sc.flip + i);
-        V gm[AcceptanceGroups::kMax];
-        const int n_groups = NG > 0 ? NG : p.n_groups;
-        for (int j = 0; j < n_groups; ++j) gm[j] = L::load(sc.gm[j] + i);
-        for (int q = 0; q < kEagerPairs && L::any(und); ++q) {
+        // The eager planes, drawn for the whole tile beforehand.
+        V flip = always & lanes;
+        for (int q = 0; q < kEagerPairs; ++q) {
             const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.eager[q]);
-            apply_plane<NG, V>(p, 2 * q, gm, L::deinterleave_even(r64 + 2 * i), und,
-                               flip);
-            apply_plane<NG, V>(p, 2 * q + 1, gm, L::deinterleave_odd(r64 + 2 * i), und,
-                               flip);
+            apply_plane<NG, V>(st.planes, 2 * q, gm, L::deinterleave_even(r64 + 2 * i),
+                               und, flip);
+            apply_plane<NG, V>(st.planes, 2 * q + 1, gm,
+                               L::deinterleave_odd(r64 + 2 * i), und, flip);
         }
         L::store(sc.undecided + i, und);
         L::store(sc.flip + i, flip);
         open |= und;
     }
-    return L::any(open);
+    sc.any_undecided |= L::any(open);
 }
 
 // Flips the decided lanes of words [from, to) of the tile; returns their number.
@@ -416,21 +398,16 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
         sc.ext[0] = other[i0 == 0 ? nh - 1 : i0 - 1];
         std::memcpy(sc.ext + 1, other + i0, static_cast<std::size_t>(n) * 8);
         sc.ext[n + 1] = other[i0 + n == nh ? 0 : i0 + n];
+        for (int q = 0; q < kEagerPairs; ++q)
+            philox_fill(c.stream, static_cast<uint64_t>(q) * n_words + first_word + i0,
+                        static_cast<std::size_t>(n), sc.eager[q]);
         sc.any_undecided = false;
         tile_classes<Z, NG, V>(c.tables, rp, job.half, job.lanes, i0, 0, n_vec, sc);
         tile_classes<Z, NG, uint64_t>(c.tables, rp, job.half, job.lanes, i0, n_vec, n,
                                       sc);
 
-        bool open = sc.any_undecided;
-        int q = 0;
-        if (open) {
-            for (; q < kEagerPairs; ++q)
-                philox_fill(c.stream,
-                            static_cast<uint64_t>(q) * n_words + first_word + i0,
-                            static_cast<std::size_t>(n), sc.eager[q]);
-            open = tile_planes<NG, V>(planes, 0, n_vec, sc);
-            open |= tile_planes<NG, uint64_t>(planes, n_vec, n, sc);
-        }
+        const bool open = sc.any_undecided;
+        int q = kEagerPairs;
         // Words with undecided lanes continue pair by pair, drawn together.
         int64_t n_pending = 0;
         if (open)
