@@ -311,6 +311,8 @@ class Simulation:
         self.algorithm = _check_algorithm(lattice, algorithm)
         self._msc = self.algorithm == "metropolis-msc"
         if self._msc and self.site_field is not None:
+            # Limitation: the multi-spin-coded engine takes uniform fields only; a
+            # per-site field would need a threshold per spin instead of per class.
             raise ValueError(
                 "algorithm 'metropolis-msc' takes a uniform field only (a number, "
                 "plus field_schedule per sweep); got a per-site field array"

@@ -25,6 +25,14 @@
 // full 32-bit numbers. Plane pair q (planes 2q, 2q + 1) of word w is Philox block
 // q * n_words + w of the stream (seed, msc_update, colour, sweep), so every plane
 // is a pure function of its place and the thread count changes nothing.
+//
+// Work. Half-rows are cut into tiles of 128 words. For a tile, the first 8 planes
+// of every word are drawn in bulk (vectorised Philox), the class of every lane is
+// computed with bit-sliced adders and the 8 planes applied, four words per AVX2
+// register; the few words with lanes still undecided then draw further plane pairs
+// together (Philox on gathered counters) until every lane is decided. A lane whose
+// threshold has no set bit below the current plane is decided there (r >= t), so
+// the acceptance 1/2 of dE = 0 costs one plane.
 #pragma once
 
 #include <cstdint>
@@ -54,8 +62,11 @@ struct MscLayout {
     }
 };
 
-// Threads a run uses: one when H is odd (neighbouring words then share a
-// colour's writes across the slab edge) or the lattice is small.
+// Threads a run uses: one when the lattice is small (under 64k spins per thread) or
+// H is odd.
+// Limitation: with H odd (L0 = 64, 192, ...) words on both sides of the slab edge
+// are written in the same half-sweep (different bits of the same words), so those
+// lattices run on one thread, and at half the speed per spin.
 int effective_msc_threads(const MscLayout& layout, int requested);
 
 // int8 spins in row-major order <-> packed words.
