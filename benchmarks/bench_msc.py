@@ -8,10 +8,11 @@ For every side L of a periodic L x L lattice at T = 2.269 (near T_c, from a hot
 start), in one process and one run: ``metropolis-msc`` (1 bit per spin) with 1
 and 2 threads, the byte-per-spin ``metropolis`` engine with 1 and 2 threads,
 and the numba sequential Metropolis baseline of ``baselines.py`` (1 thread).
-Each case is timed in repeats of about ``--target`` seconds; the table shows
-median spin-flip attempts per nanosecond and same-run ratios, including the
-goals (>= 3 attempts/ns on one core, >= 6 on two, at L >= 1024). Before timing,
-the multi-spin-coded engine is checked against Onsager's energy at T = 3.
+Each case is timed in repeats of about ``--target`` seconds, the cases of one
+size interleaved round-robin; the table shows median spin-flip attempts per
+nanosecond and same-run ratios of medians, including the goals (>= 3
+attempts/ns on one core, >= 6 on two, at L >= 1024). Before timing, the
+multi-spin-coded engine is checked against Onsager's energy at T = 3.
 
 Writes ``<out>/msc.json`` (every repeat) and ``<out>/msc.txt`` (the table).
 """
@@ -76,24 +77,41 @@ def numba_runner(size: int) -> Runner:
     return run
 
 
-def time_case(run: Runner, size: int, target: float, repeats: int) -> dict[str, Any]:
-    """Calibrate the sweeps per repeat to about ``target`` s, then time repeats."""
-    run(1)  # warm-up (and numba compilation)
-    seconds, _, _ = run(1)
-    sweeps = max(1, round(target / max(seconds, 1e-6)))
-    rates = []
-    threads_used = 1
-    for _ in range(repeats):
-        seconds, attempts, threads_used = run(sweeps)
-        rates.append(attempts / seconds / 1e9)
-    return {
-        "size": size,
-        "threads_used": threads_used,
-        "sweeps_per_repeat": sweeps,
-        "attempts_per_ns": rates,
-        "median": statistics.median(rates),
-        "best": max(rates),
-    }
+def time_cases(
+    runners: list[tuple[str, int, Runner]], size: int, target: float, repeats: int
+) -> list[dict[str, Any]]:
+    """Time every case of one size, repeats interleaved round-robin.
+
+    Each case's sweeps per repeat are calibrated to about ``target`` seconds;
+    interleaving the repeats exposes every case to the same changes of load from
+    other processes, so the ratios of medians stay meaningful on a busy machine.
+    """
+    sweeps = []
+    for name, threads, run in runners:
+        log(f"L = {size}: calibrating {name}, {threads} thread(s)")
+        run(1)  # warm-up (and numba compilation)
+        seconds, _, _ = run(1)
+        sweeps.append(max(1, round(target / max(seconds, 1e-6))))
+    rates: list[list[float]] = [[] for _ in runners]
+    threads_used = [1] * len(runners)
+    for repeat in range(repeats):
+        log(f"L = {size}: repeat {repeat + 1} of {repeats}")
+        for k, (_, _, run) in enumerate(runners):
+            seconds, attempts, threads_used[k] = run(sweeps[k])
+            rates[k].append(attempts / seconds / 1e9)
+    return [
+        {
+            "impl": name,
+            "threads": threads,
+            "size": size,
+            "threads_used": threads_used[k],
+            "sweeps_per_repeat": sweeps[k],
+            "attempts_per_ns": rates[k],
+            "median": statistics.median(rates[k]),
+            "best": max(rates[k]),
+        }
+        for k, (name, threads, _) in enumerate(runners)
+    ]
 
 
 def check_onsager() -> dict[str, Any]:
@@ -121,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="sizes 256, 1024 only")
     parser.add_argument("--sizes", type=int, nargs="+", help="lattice sides")
     parser.add_argument("--target", type=float, default=0.4, help="s per repeat")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([256, 1024] if args.quick else [256, 1024, 4096, 16384])
@@ -138,19 +156,16 @@ def main(argv: list[str] | None = None) -> int:
 
     cases: list[dict[str, Any]] = []
     for size in sizes:
-        runners: list[tuple[str, int, Callable[[], Runner]]] = [
-            (MSC, 1, lambda s=size: neurophase_runner(s, MSC, 1)),
-            (MSC, 2, lambda s=size: neurophase_runner(s, MSC, 2)),
-            ("metropolis", 1, lambda s=size: neurophase_runner(s, "metropolis", 1)),
-            ("metropolis", 2, lambda s=size: neurophase_runner(s, "metropolis", 2)),
+        runners: list[tuple[str, int, Runner]] = [
+            (MSC, 1, neurophase_runner(size, MSC, 1)),
+            (MSC, 2, neurophase_runner(size, MSC, 2)),
+            ("metropolis", 1, neurophase_runner(size, "metropolis", 1)),
+            ("metropolis", 2, neurophase_runner(size, "metropolis", 2)),
         ]
         if numba_ok:
-            runners.append(("numba sequential", 1, lambda s=size: numba_runner(s)))
-        for name, threads, make in runners:
-            log(f"L = {size}: {name}, {threads} thread(s)")
-            case = time_case(make(), size, args.target, args.repeats)
-            case.update(impl=name, threads=threads)
-            cases.append(case)
+            runners.append(("numba sequential", 1, numba_runner(size)))
+        cases.extend(time_cases(runners, size, args.target, args.repeats))
+        del runners  # free the lattices before the next size
 
     rows = table_rows(cases, sizes)
     text = render(rows, numba_ok, numba_reason)
