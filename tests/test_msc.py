@@ -322,7 +322,7 @@ def test_energy_and_specific_heat_equal_kaufman_for_64x64_near_tc() -> None:
     run = npx.simulate(
         npx.Lattice.square(side),
         temperature=temperature,
-        sweeps=150_000,
+        sweeps=400_000,
         burn_in=BURN_IN,
         algorithm=MSC,
         seed=SEED,
@@ -397,10 +397,39 @@ def test_energy_abs_m_and_binder_agree_with_the_byte_engine_near_tc(
     field: float,
 ) -> None:
     """Same distribution as "metropolis" on 64^2 at T = 2.3, with and without h."""
-    _compare_with_byte_engine((64, 64), 2.3, field, sweeps=40_000)
+    _compare_with_byte_engine((64, 64), 2.3, field, sweeps=100_000)
 
 
 @pytest.mark.slow
 def test_3d_energy_abs_m_and_binder_agree_with_the_byte_engine_near_tc() -> None:
     """Same distribution as "metropolis" on 64 x 8 x 8 near the 3D T_c ~ 4.51."""
-    _compare_with_byte_engine((64, 8, 8), 4.6, 0.0, sweeps=20_000)
+    _compare_with_byte_engine((64, 8, 8), 4.6, 0.0, sweeps=50_000)
+
+
+def test_two_threads_give_bitwise_one_thread_while_another_process_loads_a_core(
+    busy_core: object,
+) -> None:
+    """Team and single-thread batches alternate under load; spins do not change."""
+    lattice = npx.Lattice((512, 512))
+    spins = []
+    for threads in (1, 2):
+        sim = npx.Simulation(lattice, algorithm=MSC, seed=SEED, threads=threads)
+        run = sim.run(400, temperature=2.3)
+        spins.append(sim.spins)
+    assert run.threads_used == 2
+    assert np.array_equal(spins[0], spins[1])
+
+
+def test_a_32768_square_lattice_runs_in_128_mib() -> None:
+    """2^30 spins: hot start, two sweeps at T = 1.5 with records, 1 bit per spin.
+
+    The hot start has energy 0 within 4 standard errors (sqrt(2 / N) per spin);
+    two sweeps of a quench order neighbouring spins, e < -1.
+    """
+    lattice = npx.Lattice.square(32768)
+    sim = npx.Simulation(lattice, algorithm=MSC, seed=SEED)
+    assert sim._words.nbytes == 128 * 2**20
+    assert abs(sim.measure()["energy"]) < 4 * math.sqrt(2 / lattice.n_sites)
+    run = sim.run(2, temperature=1.5)
+    assert run.energy[-1] < -1.0
+    assert run.energy[-1] == sim.measure()["energy"]

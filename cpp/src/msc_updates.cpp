@@ -621,17 +621,26 @@ void msc_unpack(const MscLayout& g, const uint64_t* words, int8_t* spins, int th
 void msc_hot_start(const MscLayout& g, uint64_t* words, uint64_t seed, int threads) {
     const StreamKey stream(seed, Purpose::hot_start, 0, 0);
     [[maybe_unused]] const int nt = std::max(1, threads);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t row = 0; row < g.n_rows; ++row) {
-        const int64_t zp = row / g.side_y, y = row % g.side_y;
-        for (int64_t x = 0; x < g.side_x; ++x) {
-            uint64_t v = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        // The words of the lattice line at (z, y) from one vectorised draw.
+        std::vector<uint32_t> line(static_cast<std::size_t>(g.side_x + 8));
+#pragma omp for schedule(static)
+        for (int64_t row = 0; row < g.n_rows; ++row) {
+            const int64_t zp = row / g.side_y, y = row % g.side_y;
+            uint64_t* out = words + row * g.side_x;
+            std::fill(out, out + g.side_x, 0);
             for (int b = 0; b < 64; ++b) {
-                const int64_t site = site_index(g, zp + b * g.slab, y, x);
-                v |= static_cast<uint64_t>(stream.at(static_cast<uint64_t>(site)) >> 31)
-                     << b;
+                const uint64_t first =
+                    static_cast<uint64_t>(site_index(g, zp + b * g.slab, y, 0));
+                const uint64_t block = first >> 2;
+                const uint64_t n_blocks = ((first + g.side_x - 1) >> 2) - block + 1;
+                philox_fill(stream, block, static_cast<std::size_t>(n_blocks),
+                            line.data());
+                const uint32_t* r = line.data() + (first - 4 * block);
+                for (int64_t x = 0; x < g.side_x; ++x)
+                    out[g.word(0, x)] |= static_cast<uint64_t>(r[x] >> 31) << b;
             }
-            words[g.word(row, x)] = v;
         }
     }
 }
