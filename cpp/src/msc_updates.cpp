@@ -398,9 +398,15 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
         sc.ext[0] = other[i0 == 0 ? nh - 1 : i0 - 1];
         std::memcpy(sc.ext + 1, other + i0, static_cast<std::size_t>(n) * 8);
         sc.ext[n + 1] = other[i0 + n == nh ? 0 : i0 + n];
-        for (int q = 0; q < kEagerPairs; ++q)
-            philox_fill(c.stream, static_cast<uint64_t>(q) * n_words + first_word + i0,
-                        static_cast<std::size_t>(n), sc.eager[q]);
+        uint64_t firsts[kEagerPairs];
+        uint32_t* outs[kEagerPairs];
+        for (int q = 0; q < kEagerPairs; ++q) {
+            firsts[q] = static_cast<uint64_t>(q) * n_words + first_word +
+                        static_cast<uint64_t>(i0);
+            outs[q] = sc.eager[q];
+        }
+        philox_fill_ranges(c.stream, firsts, kEagerPairs, static_cast<std::size_t>(n),
+                           outs);
         sc.any_undecided = false;
         tile_classes<Z, NG, V>(c.tables, rp, job.half, job.lanes, i0, 0, n_vec, sc);
         tile_classes<Z, NG, uint64_t>(c.tables, rp, job.half, job.lanes, i0, n_vec, n,

@@ -231,6 +231,27 @@ void philox_fill_avx2(const StreamKey& stream, uint64_t first_block,
 }
 
 NEUROPHASE_TARGET_AVX2
+bool philox_fill_ranges_avx2(const StreamKey& stream, const uint64_t* first,
+                             int n_ranges, std::size_t n_blocks, uint32_t* const* out) {
+    // One segment for all ranges, or the caller falls back to range by range.
+    const uint64_t segment = first[0] >> 32;
+    for (int r = 0; r < n_ranges; ++r)
+        if ((first[r] >> 32) != segment || ((first[r] + n_blocks - 1) >> 32) != segment)
+            return false;
+    const PhiloxSegment seg = make_segment(stream, first[0]);
+    for (int r = 0; r < n_ranges; ++r) {
+        std::size_t done = 0;
+        for (; done + 16 <= n_blocks; done += 16)
+            philox_sets<4>(seg, first[r] + done, out[r] + 4 * done);
+        for (; done + 4 <= n_blocks; done += 4)
+            philox_sets<1>(seg, first[r] + done, out[r] + 4 * done);
+        for (; done < n_blocks; ++done)
+            stream.block(first[r] + done, out[r] + 4 * done);
+    }
+    return true;
+}
+
+NEUROPHASE_TARGET_AVX2
 void philox_blocks_avx2(const StreamKey& stream, const uint64_t* index, std::size_t n,
                         uint32_t* out) {
     // vpmuludq reads the low 32 bits of each index; the rest of the counter is shared
@@ -259,6 +280,16 @@ void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_bl
     if (has_avx2()) return philox_fill_avx2(stream, first_block, n_blocks, out);
 #endif
     philox_fill_portable(stream, first_block, n_blocks, out);
+}
+
+void philox_fill_ranges(const StreamKey& stream, const uint64_t* first, int n_ranges,
+                        std::size_t n_blocks, uint32_t* const* out) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (has_avx2() && n_blocks > 0 &&
+        philox_fill_ranges_avx2(stream, first, n_ranges, n_blocks, out))
+        return;
+#endif
+    for (int r = 0; r < n_ranges; ++r) philox_fill(stream, first[r], n_blocks, out[r]);
 }
 
 void philox_blocks(const StreamKey& stream, const uint64_t* index, std::size_t n,

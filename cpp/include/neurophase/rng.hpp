@@ -90,6 +90,11 @@ struct StreamKey {
 void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_blocks,
                  uint32_t* out);
 
+// philox_fill for n_ranges ranges of n_blocks blocks each, starting at first[r] and
+// written to out[r]; one set-up of the key schedule serves all of them.
+void philox_fill_ranges(const StreamKey& stream, const uint64_t* first, int n_ranges,
+                        std::size_t n_blocks, uint32_t* const* out);
+
 // Writes block index[i] of a stream to out[4 i .. 4 i + 4) for i < n: scattered
 // blocks, vectorised over eight at a time.
 void philox_blocks(const StreamKey& stream, const uint64_t* index, std::size_t n,
