@@ -43,11 +43,20 @@ constexpr int kMaxClasses = AcceptanceGroups::kMax;  // 2 (2d + 1), d <= 3
 // Per plane k and group j: all-ones where bit 31 - k of the group's threshold is
 // set (bit), and where the threshold has no set bit below it (end: a lane still
 // equal to the threshold after plane k is then decided, r >= t).
+// Four words in a GCC vector: AVX2 registers in the AVX2 kernel (where every helper
+// below is inlined, so the ABI of passing them by value never applies).
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+
 struct PlaneTables {
     int n_groups = 0;
     uint64_t bit[32][AcceptanceGroups::kMax];
     uint64_t end[32][AcceptanceGroups::kMax];
     bool any_end[32];
+    // The same masks four times over for the eager planes of the vector kernel, so
+    // that they are operands of its AND instructions without a broadcast.
+    u64x4 bit4[2 * kEagerPairs][AcceptanceGroups::kMax];
+    u64x4 end4[2 * kEagerPairs][AcceptanceGroups::kMax];
 };
 
 PlaneTables make_plane_tables(const AcceptanceGroups& groups) {
@@ -64,6 +73,11 @@ PlaneTables make_plane_tables(const AcceptanceGroups& groups) {
             const bool ends = below == 0 && ((t >> shift) & 1u);
             p.end[k][j] = ends ? kAll : 0;
             p.any_end[k] |= ends;
+            if (k < 2 * kEagerPairs) {
+                const uint64_t b = p.bit[k][j], e = p.end[k][j];
+                p.bit4[k][j] = u64x4{b, b, b, b};
+                p.end4[k][j] = u64x4{e, e, e, e};
+            }
         }
     }
     return p;
@@ -77,14 +91,27 @@ inline __attribute__((always_inline)) void apply_plane(const PlaneTables& p, int
                                                        const V* gm, V r, V& undecided,
                                                        V& flip) {
     const int n_groups = NG > 0 ? NG : p.n_groups;
-    V t = gm[0] & p.bit[k][0];
-    for (int j = 1; j < n_groups; ++j) t |= gm[j] & p.bit[k][j];
+    // The vector kernel only runs the eager planes, which have vector masks.
+    const auto bit = [&](int j) -> V {
+        if constexpr (std::is_same_v<V, u64x4>)
+            return p.bit4[k][j];
+        else
+            return p.bit[k][j];
+    };
+    const auto end = [&](int j) -> V {
+        if constexpr (std::is_same_v<V, u64x4>)
+            return p.end4[k][j];
+        else
+            return p.end[k][j];
+    };
+    V t = gm[0] & bit(0);
+    for (int j = 1; j < n_groups; ++j) t |= gm[j] & bit(j);
     // r = 0, t = 1: r < t, flip; r = 1, t = 0: r > t, stay.
     flip |= undecided & ~r & t;
     undecided &= ~(r ^ t);
     if (p.any_end[k]) {
-        V e = gm[0] & p.end[k][0];
-        for (int j = 1; j < n_groups; ++j) e |= gm[j] & p.end[k][j];
+        V e = gm[0] & end(0);
+        for (int j = 1; j < n_groups; ++j) e |= gm[j] & end(j);
         undecided &= ~e;
     }
 }
@@ -193,11 +220,6 @@ struct RowPointers {
     const uint64_t* yr;
     bool rot_up, rot_down;
 };
-
-// Four words in a GCC vector: AVX2 registers in the AVX2 kernel (where every helper
-// below is inlined, so the ABI of passing them by value never applies).
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef uint64_t u64x4 __attribute__((vector_size(32)));
 
 #define AI inline __attribute__((always_inline))
 template <class V>
