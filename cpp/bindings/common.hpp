@@ -44,6 +44,7 @@ inline void require_size(const py::array& a, int64_t size, const char* name) {
 }
 
 void bind_engine(py::module_& m);
+void bind_msc(py::module_& m);
 void bind_rng(py::module_& m);
 void bind_info(py::module_& m);
 void bind_activations(py::module_& m);

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
     neurophase::bindings::bind_rng(m);
     neurophase::bindings::bind_engine(m);
     neurophase::bindings::bind_activations(m);
+    neurophase::bindings::bind_msc(m);
 }

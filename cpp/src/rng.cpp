@@ -59,6 +59,47 @@ void philox_fill_portable(const StreamKey& stream, uint64_t first_block,
     for (; done < n_blocks; ++done) stream.block(first_block + done, out + 4 * done);
 }
 
+NEUROPHASE_CLONES
+void philox_blocks_portable(const StreamKey& stream, const uint64_t* index,
+                            std::size_t n, uint32_t* out) {
+    const uint32_t tag = stream.tag << 16;
+    const uint32_t sweep_lo = static_cast<uint32_t>(stream.sweep);
+    const uint32_t sweep_hi = static_cast<uint32_t>(stream.sweep >> 32);
+    std::size_t done = 0;
+    for (; done + kLanes <= n; done += kLanes) {
+        uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+        for (int l = 0; l < kLanes; ++l) {
+            c0[l] = static_cast<uint32_t>(index[done + l]);
+            c1[l] = static_cast<uint32_t>((index[done + l] >> 32) & 0xFFFFu) | tag;
+            c2[l] = sweep_lo;
+            c3[l] = sweep_hi;
+        }
+        uint32_t k0 = stream.key[0], k1 = stream.key[1];
+        for (int round = 0; round < Philox4x32::kRounds; ++round) {
+            for (int l = 0; l < kLanes; ++l) {
+                const uint64_t p0 = static_cast<uint64_t>(Philox4x32::kMul0) * c0[l];
+                const uint64_t p1 = static_cast<uint64_t>(Philox4x32::kMul1) * c2[l];
+                const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
+                const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
+                c1[l] = static_cast<uint32_t>(p1);
+                c3[l] = static_cast<uint32_t>(p0);
+                c0[l] = n0;
+                c2[l] = n2;
+            }
+            k0 += Philox4x32::kWeyl0;
+            k1 += Philox4x32::kWeyl1;
+        }
+        uint32_t* dst = out + 4 * done;
+        for (int l = 0; l < kLanes; ++l) {
+            dst[4 * l + 0] = c0[l];
+            dst[4 * l + 1] = c1[l];
+            dst[4 * l + 2] = c2[l];
+            dst[4 * l + 3] = c3[l];
+        }
+    }
+    for (; done < n; ++done) stream.block(index[done], out + 4 * done);
+}
+
 #if NEUROPHASE_AVX2_KERNELS
 
 // Blocks whose counters differ only in word 0 (the same 2^32-block segment of the
@@ -108,9 +149,11 @@ PhiloxSegment make_segment(const StreamKey& stream, uint64_t first_block) {
 }
 
 // Blocks first, first + 1, ... first + 4 * kSets - 1 of one segment.
+// With `index`, the blocks index[0 .. 4 * kSets) instead (all in the segment).
 template <int kSets>
 NEUROPHASE_TARGET_AVX2 inline void philox_sets(const PhiloxSegment& seg, uint64_t first,
-                                               uint32_t* out) {
+                                               uint32_t* out,
+                                               const uint64_t* index = nullptr) {
     const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kMul0);
     const __m256i m1 = _mm256_set1_epi64x(Philox4x32::kMul1);
     __m256i x0[kSets], x1[kSets], x2[kSets], x3[kSets];
@@ -119,7 +162,9 @@ NEUROPHASE_TARGET_AVX2 inline void philox_sets(const PhiloxSegment& seg, uint64_
                          _mm256_setr_epi64x(0, 1, 2, 3));
     for (int i = 0; i < kSets; ++i) {
         // Round 0: only word 0 of the counter differs between blocks.
-        const __m256i c0 = _mm256_add_epi64(base, _mm256_set1_epi64x(4 * i));
+        const __m256i c0 =
+            index ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index + 4 * i))
+                  : _mm256_add_epi64(base, _mm256_set1_epi64x(4 * i));
         const __m256i p0 = _mm256_mul_epu32(c0, m0);
         x2[i] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), seg.c3k1_r0);
         x3[i] = p0;
@@ -185,6 +230,46 @@ void philox_fill_avx2(const StreamKey& stream, uint64_t first_block,
     }
 }
 
+NEUROPHASE_TARGET_AVX2
+bool philox_fill_ranges_avx2(const StreamKey& stream, const uint64_t* first,
+                             int n_ranges, std::size_t n_blocks, uint32_t* const* out) {
+    // One segment for all ranges, or the caller falls back to range by range.
+    const uint64_t segment = first[0] >> 32;
+    for (int r = 0; r < n_ranges; ++r)
+        if ((first[r] >> 32) != segment || ((first[r] + n_blocks - 1) >> 32) != segment)
+            return false;
+    const PhiloxSegment seg = make_segment(stream, first[0]);
+    for (int r = 0; r < n_ranges; ++r) {
+        std::size_t done = 0;
+        for (; done + 16 <= n_blocks; done += 16)
+            philox_sets<4>(seg, first[r] + done, out[r] + 4 * done);
+        for (; done + 4 <= n_blocks; done += 4)
+            philox_sets<1>(seg, first[r] + done, out[r] + 4 * done);
+        for (; done < n_blocks; ++done)
+            stream.block(first[r] + done, out[r] + 4 * done);
+    }
+    return true;
+}
+
+NEUROPHASE_TARGET_AVX2
+void philox_blocks_avx2(const StreamKey& stream, const uint64_t* index, std::size_t n,
+                        uint32_t* out) {
+    // vpmuludq reads the low 32 bits of each index; the rest of the counter is shared
+    // by blocks of one segment, so runs of blocks in one segment go four at a time.
+    std::size_t done = 0;
+    while (done < n) {
+        const uint64_t segment = index[done] >> 32;
+        std::size_t end = done + 1;
+        while (end < n && (index[end] >> 32) == segment) ++end;
+        const PhiloxSegment seg = make_segment(stream, index[done]);
+        for (; done + 16 <= end; done += 16)
+            philox_sets<4>(seg, 0, out + 4 * done, index + done);
+        for (; done + 4 <= end; done += 4)
+            philox_sets<1>(seg, 0, out + 4 * done, index + done);
+        for (; done < end; ++done) stream.block(index[done], out + 4 * done);
+    }
+}
+
 #endif
 
 }  // namespace
@@ -195,6 +280,24 @@ void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_bl
     if (has_avx2()) return philox_fill_avx2(stream, first_block, n_blocks, out);
 #endif
     philox_fill_portable(stream, first_block, n_blocks, out);
+}
+
+void philox_fill_ranges(const StreamKey& stream, const uint64_t* first, int n_ranges,
+                        std::size_t n_blocks, uint32_t* const* out) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (has_avx2() && n_blocks > 0 &&
+        philox_fill_ranges_avx2(stream, first, n_ranges, n_blocks, out))
+        return;
+#endif
+    for (int r = 0; r < n_ranges; ++r) philox_fill(stream, first[r], n_blocks, out[r]);
+}
+
+void philox_blocks(const StreamKey& stream, const uint64_t* index, std::size_t n,
+                   uint32_t* out) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (has_avx2()) return philox_blocks_avx2(stream, index, n, out);
+#endif
+    philox_blocks_portable(stream, index, n, out);
 }
 
 }  // namespace neurophase

@@ -21,6 +21,7 @@ from ._info import __version__, build_info
 from .lattice import Lattice
 from .simulation import (
     ALGORITHMS,
+    MSC_SIZES,
     MetropolisHighTemperatureWarning,
     NeurophaseWarning,
     Run,
@@ -48,6 +49,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ALGORITHMS",
+    "MSC_SIZES",
     "Estimate",
     "Lattice",
     "MetropolisHighTemperatureWarning",

@@ -74,3 +74,48 @@ def activation_paths() -> list[str]: ...
 def activation_path() -> str: ...
 def select_activation_path(name: str) -> bool: ...
 def quench_meanfield_plateau() -> float: ...
+
+# Multi-spin-coded Metropolis (1 bit per spin; layout in cpp/include/neurophase/msc.hpp)
+def msc_n_words(shape: list[int] | tuple[int, ...]) -> int: ...
+def msc_effective_threads(
+    shape: list[int] | tuple[int, ...], requested: int
+) -> int: ...
+def msc_pack(
+    shape: list[int] | tuple[int, ...], spins: npt.NDArray[np.int8], threads: int
+) -> npt.NDArray[np.uint64]: ...
+def msc_unpack(
+    shape: list[int] | tuple[int, ...], words: npt.NDArray[np.uint64], threads: int
+) -> npt.NDArray[np.int8]: ...
+def msc_hot_start(
+    shape: list[int] | tuple[int, ...], seed: int, threads: int
+) -> npt.NDArray[np.uint64]: ...
+def msc_measure(
+    shape: list[int] | tuple[int, ...], words: npt.NDArray[np.uint64], threads: int
+) -> dict[str, int]: ...
+def msc_run(
+    shape: list[int] | tuple[int, ...],
+    words: npt.NDArray[np.uint64],
+    seed: int,
+    first_sweep: int,
+    coupling: float,
+    temperature: npt.NDArray[np.float64],
+    field_uniform: npt.NDArray[np.float64],
+    threads: int,
+    record: bool,
+    snapshot_sweeps: npt.NDArray[np.int64],
+) -> tuple[
+    dict[str, int],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int8],
+]: ...
+def msc_decide_check(
+    thresholds: npt.NDArray[np.int64],
+    seed: int,
+    sweep: int,
+    colour: int,
+    n_words: int,
+    word: int,
+    n_eager: int,
+) -> tuple[int, int, int, list[int]]: ...

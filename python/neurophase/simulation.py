@@ -23,6 +23,11 @@ Sweeps
   built and counted but not flipped.
 * ``"swendsen-wang"``: one sweep decomposes the whole lattice into clusters and
   flips each free cluster with probability 1/2.
+* ``"metropolis-msc"``: the Metropolis rule above on a multi-spin-coded lattice,
+  one bit per spin and 64 spins per machine word (see :data:`MSC_SIZES`). It
+  samples the same distribution as ``"metropolis"`` (same acceptance
+  probabilities, each decided with its own 32-bit random number), but not the
+  same sequence of states.
 
 Random numbers come from Philox4x32-10 keyed by (seed, sweep, site), so results
 do not depend on the thread count, and a run continued from a saved state equals
@@ -54,8 +59,24 @@ from .statistics import Summary, summarise
 
 logger = logging.getLogger(__name__)
 
-Algorithm = Literal["metropolis", "heat-bath", "wolff", "swendsen-wang"]
-ALGORITHMS: tuple[str, ...] = ("metropolis", "heat-bath", "wolff", "swendsen-wang")
+Algorithm = Literal[
+    "metropolis", "heat-bath", "wolff", "swendsen-wang", "metropolis-msc"
+]
+ALGORITHMS: tuple[str, ...] = (
+    "metropolis",
+    "heat-bath",
+    "wolff",
+    "swendsen-wang",
+    "metropolis-msc",
+)
+
+#: Lattices the multi-spin-coded engine (``algorithm="metropolis-msc"``) takes.
+MSC_SIZES = (
+    "periodic square (L0, L1) or cubic (L0, L1, L2) lattices with L0 a multiple of "
+    "64 and the other sides even; L0 / 64 even runs threaded and twice as fast per "
+    "spin as L0 / 64 odd (for example L0 = 64 or 192), which runs on one thread; "
+    "uniform field only (static and per-sweep), no per-site field"
+)
 Start = Literal["hot", "cold"]
 
 CHECKPOINT_FORMAT = 1
@@ -297,6 +318,14 @@ class Simulation:
         self.coupling = _validate.finite_float("coupling", coupling)
         self.field, self.site_field = _split_field(lattice, field)
         self.algorithm = _check_algorithm(lattice, algorithm)
+        self._msc = self.algorithm == "metropolis-msc"
+        if self._msc and self.site_field is not None:
+            # Limitation: the multi-spin-coded engine takes uniform fields only; a
+            # per-site field would need a threshold per spin instead of per class.
+            raise ValueError(
+                "algorithm 'metropolis-msc' takes a uniform field only (a number, "
+                "plus field_schedule per sweep); got a per-site field array"
+            )
         if clusters_per_sweep is not None and self.algorithm != "wolff":
             raise ValueError(
                 "clusters_per_sweep applies to algorithm='wolff' only, got "
@@ -311,12 +340,18 @@ class Simulation:
         )
         self.sweeps_done = 0
         self._pilot_temperature: float | None = None
-        self._spins = np.empty(lattice.n_sites, dtype=np.int8)
+        # The multi-spin-coded engine keeps its spins packed (1 bit each) in
+        # _words; the byte engines keep one int8 per spin in _spins.
+        self._spins = np.empty(0 if self._msc else lattice.n_sites, dtype=np.int8)
+        self._words = np.empty(0, dtype=np.uint64)
         self._set_start(start)
 
     # Spins --------------------------------------------------------------------
 
     def _set_start(self, start: Any) -> None:
+        if self._msc:
+            self._set_start_packed(start)
+            return
         if isinstance(start, str):
             if start == "hot":
                 _core.hot_start(
@@ -331,14 +366,46 @@ class Simulation:
         else:
             self._spins[:] = _check_spins("start", self.lattice, start)
 
+    def _set_start_packed(self, start: Any) -> None:
+        shape = list(self.lattice.shape)
+        if isinstance(start, str):
+            if start == "hot":
+                # The same spins as a hot start of the byte engines with this seed.
+                self._words = _core.msc_hot_start(shape, self.seed, self.threads)
+            elif start == "cold":
+                self._words = np.full(
+                    _core.msc_n_words(shape), np.iinfo(np.uint64).max, np.uint64
+                )
+            else:
+                raise ValueError(
+                    f"start must be 'hot', 'cold' or an array of +-1, got {start!r}"
+                )
+        else:
+            self._words = _core.msc_pack(
+                shape, _check_spins("start", self.lattice, start), self.threads
+            )
+
     @property
     def spins(self) -> npt.NDArray[np.int8]:
-        """A copy of the spins, int8 of ``lattice.shape`` with values +1 or -1."""
+        """A copy of the spins, int8 of ``lattice.shape`` with values +1 or -1.
+
+        With ``algorithm="metropolis-msc"`` the spins are unpacked from their
+        1-bit form (8 times the memory of the packed lattice).
+        """
+        if self._msc:
+            flat = _core.msc_unpack(list(self.lattice.shape), self._words, self.threads)
+            return flat.reshape(self.lattice.shape)
         return self._spins.reshape(self.lattice.shape).copy()
 
     @spins.setter
     def spins(self, value: npt.ArrayLike) -> None:
-        self._spins[:] = _check_spins("spins", self.lattice, value)
+        checked = _check_spins("spins", self.lattice, value)
+        if self._msc:
+            self._words = _core.msc_pack(
+                list(self.lattice.shape), checked, self.threads
+            )
+        else:
+            self._spins[:] = checked
 
     # Running ------------------------------------------------------------------
 
@@ -384,6 +451,13 @@ class Simulation:
             raise ValueError(
                 "record_kmin=True needs record=True and a periodic hypercubic "
                 f"lattice, got record={record} on {self.lattice.describe()}"
+            )
+        if record_kmin and self._msc:
+            # Limitation: the packed engine records m and e only; the Fourier
+            # mode would need its own pass over the bit planes.
+            raise ValueError(
+                "record_kmin=True is not available with algorithm='metropolis-msc'; "
+                "use 'metropolis' or 'wolff'"
             )
         T = _per_sweep("temperature", temperature, sweeps)
         if np.any(T <= 0.0):
@@ -431,22 +505,37 @@ class Simulation:
                 stop = done + n
                 in_chunk = snap[(snap >= done) & (snap < stop)] - done
                 start = time.perf_counter()
-                stats, m, e, stag, snaps, kmin = _core.run(
-                    *self.lattice._core_args(),
-                    self._spins,
-                    self.algorithm,
-                    self.seed,
-                    self.sweeps_done,
-                    self.coupling,
-                    T[done:stop],
-                    h[done:stop],
-                    self.site_field,
-                    self.threads,
-                    record,
-                    in_chunk,
-                    self.clusters_per_sweep or 0,
-                    bool(record_kmin),
-                )
+                if self._msc:
+                    stats, m, e, stag, snaps = _core.msc_run(
+                        list(self.lattice.shape),
+                        self._words,
+                        self.seed,
+                        self.sweeps_done,
+                        self.coupling,
+                        T[done:stop],
+                        h[done:stop],
+                        self.threads,
+                        record,
+                        in_chunk,
+                    )
+                    kmin = np.empty((0, self.lattice.dimension))
+                else:
+                    stats, m, e, stag, snaps, kmin = _core.run(
+                        *self.lattice._core_args(),
+                        self._spins,
+                        self.algorithm,
+                        self.seed,
+                        self.sweeps_done,
+                        self.coupling,
+                        T[done:stop],
+                        h[done:stop],
+                        self.site_field,
+                        self.threads,
+                        record,
+                        in_chunk,
+                        self.clusters_per_sweep or 0,
+                        bool(record_kmin),
+                    )
                 elapsed = time.perf_counter() - start
                 wall += elapsed
                 per_sweep = elapsed / n
@@ -531,7 +620,7 @@ class Simulation:
     def _warn_metropolis_limit(
         self, T: npt.NDArray[np.float64], h: npt.NDArray[np.float64]
     ) -> None:
-        if self.algorithm != "metropolis" or T.size == 0:
+        if self.algorithm not in ("metropolis", "metropolis-msc") or T.size == 0:
             return
         h_max = np.abs(h)
         if self.site_field is not None:
@@ -565,21 +654,34 @@ class Simulation:
         list over axes of ``|m(k_min)|^2`` (see :attr:`Run.kmin_magnetisation2`).
         """
         fourier = self.lattice.periodic
+        n = self.lattice.n_sites
+        if self._msc:
+            p = _core.msc_measure(list(self.lattice.shape), self._words, self.threads)
+            result: dict[str, Any] = {
+                "magnetisation": p["magnetisation_sum"] / n,
+                "energy": (
+                    -self.coupling * p["bond_sum"] - self.field * p["magnetisation_sum"]
+                )
+                / n,
+                "staggered_magnetisation": p["staggered_sum"] / n,
+            }
+            if not fourier:
+                return result
         d = _core.measure(
             *self.lattice._core_args(),
-            self._spins,
+            self.spins if self._msc else self._spins,
             self.site_field,
             self.coupling,
             self.field,
             1,
             fourier,
         )
-        n = self.lattice.n_sites
-        result: dict[str, Any] = {
-            "magnetisation": d["magnetisation_sum"] / n,
-            "energy": d["energy"],
-            "staggered_magnetisation": d["staggered_sum"] / n,
-        }
+        if not self._msc:
+            result = {
+                "magnetisation": d["magnetisation_sum"] / n,
+                "energy": d["energy"],
+                "staggered_magnetisation": d["staggered_sum"] / n,
+            }
         if fourier:
             result["kmin_magnetisation2"] = [
                 (re / n) ** 2 + (im / n) ** 2 for re, im in d["kmin_sums"]
@@ -592,7 +694,9 @@ class Simulation:
         """The full state: spins, seed, sweep counter and parameters.
 
         The generator has no hidden position: it is keyed by (seed, sweep, site),
-        so the sweep counter is its position.
+        so the sweep counter is its position. With ``algorithm="metropolis-msc"``
+        the spins are stored packed (key ``"spin_words"``, 1 bit per spin, the
+        engine's layout) and ``"spins"`` is None.
         """
         return {
             "format": CHECKPOINT_FORMAT,
@@ -608,7 +712,8 @@ class Simulation:
             "clusters_per_sweep": self.clusters_per_sweep,
             "pilot_temperature": self._pilot_temperature,
             "sweeps_done": self.sweeps_done,
-            "spins": self._spins.copy(),
+            "spins": None if self._msc else self._spins.copy(),
+            "spin_words": self._words.copy() if self._msc else None,
         }
 
     @classmethod
@@ -625,16 +730,32 @@ class Simulation:
             if site_field is None
             else np.asarray(site_field).reshape(lattice.shape) + state["field"]
         )
+        words = state.get("spin_words")
         sim = cls(
             lattice,
             coupling=state["coupling"],
             field=field,
             algorithm=state["algorithm"],
             seed=int(state["seed"]),
-            start=np.asarray(state["spins"]).reshape(lattice.shape),
+            start="cold"
+            if words is not None
+            else np.asarray(state["spins"]).reshape(lattice.shape),
             threads=int(state["threads"]),
             clusters_per_sweep=state.get("clusters_per_sweep"),
         )
+        if words is not None:
+            if not sim._msc:
+                raise ValueError(
+                    "state holds packed spins ('spin_words') but its algorithm is "
+                    f"{state['algorithm']!r}, not 'metropolis-msc'"
+                )
+            packed = np.asarray(words)
+            if packed.dtype != np.uint64 or packed.shape != sim._words.shape:
+                raise ValueError(
+                    f"spin_words must be uint64 of shape {sim._words.shape}, got "
+                    f"{packed.dtype} of shape {packed.shape}"
+                )
+            sim._words = np.array(packed, dtype=np.uint64, order="C")
         sim._pilot_temperature = state.get("pilot_temperature")
         sim.sweeps_done = _validate.positive_int(
             "sweeps_done", int(state["sweeps_done"]), minimum=0
@@ -797,6 +918,18 @@ def _split_field(
 def _check_algorithm(lattice: Lattice, algorithm: Any) -> str:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if algorithm == "metropolis-msc":
+        shape = lattice.shape
+        if (
+            not lattice.periodic
+            or len(shape) not in (2, 3)
+            or shape[0] % 64 != 0
+            or any(side % 2 for side in shape[1:])
+        ):
+            raise ValueError(
+                f"algorithm 'metropolis-msc' takes {MSC_SIZES}; got the "
+                f"{lattice.describe()} lattice"
+            )
     if lattice.is_complete and algorithm in ("wolff", "swendsen-wang"):
         # Limitation: cluster updates on the complete graph (N^2 bonds) are not
         # implemented; single-spin updates cost O(N) per sweep there.

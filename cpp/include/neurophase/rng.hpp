@@ -48,6 +48,8 @@ enum class Purpose : uint32_t {
     bond = 3,
     cluster_flip = 4,
     hot_start = 5,
+    // Bit planes of the multi-spin-coded Metropolis update (substream: colour).
+    msc_update = 6,
 };
 
 // Counter layout (4 x 32 bits):
@@ -87,6 +89,16 @@ struct StreamKey {
 // where the CPU has it.
 void philox_fill(const StreamKey& stream, uint64_t first_block, std::size_t n_blocks,
                  uint32_t* out);
+
+// philox_fill for n_ranges ranges of n_blocks blocks each, starting at first[r] and
+// written to out[r]; one set-up of the key schedule serves all of them.
+void philox_fill_ranges(const StreamKey& stream, const uint64_t* first, int n_ranges,
+                        std::size_t n_blocks, uint32_t* const* out);
+
+// Writes block index[i] of a stream to out[4 i .. 4 i + 4) for i < n: scattered
+// blocks, vectorised over eight at a time.
+void philox_blocks(const StreamKey& stream, const uint64_t* index, std::size_t n,
+                   uint32_t* out);
 
 // Probability p in [0, 1] as a 33-bit threshold t = floor(p * 2^32): a uniform
 // 32-bit word r is accepted when r < t, which happens with probability t / 2^32.

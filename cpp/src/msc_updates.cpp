@@ -1,0 +1,870 @@
+// Multi-spin-coded Metropolis (layout and acceptance rule in neurophase/msc.hpp).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "neurophase/dispatch.hpp"
+#include "neurophase/msc.hpp"
+#include "neurophase/parallel.hpp"
+#include "neurophase/rng.hpp"
+
+namespace neurophase {
+
+namespace {
+
+inline uint64_t rotl1(uint64_t v) {
+    return (v << 1) | (v >> 63);
+}
+inline uint64_t rotr1(uint64_t v) {
+    return (v >> 1) | (v << 63);
+}
+inline int popcount(uint64_t v) {
+    return __builtin_popcountll(v);
+}
+
+constexpr uint64_t kEvenLanes = 0x5555555555555555ull;
+constexpr uint64_t kAll = ~uint64_t{0};
+
+// Plane pairs drawn for every word of a tile before the comparison starts; later
+// pairs are drawn only for words with undecided lanes. Results do not depend on
+// this number: it only moves work between the bulk and the per-word generator.
+constexpr int kEagerPairs = 4;
+
+// Words per tile: the scratch of a tile (group masks, random words) stays in L1.
+constexpr int64_t kTile = 128;
+
+constexpr int kMaxClasses = AcceptanceGroups::kMax;  // 2 (2d + 1), d <= 3
+
+// Per plane k and group j: all-ones where bit 31 - k of the group's threshold is
+// set (bit), and where the threshold has no set bit below it (end: a lane still
+// equal to the threshold after plane k is then decided, r >= t).
+// Four words in a GCC vector: AVX2 registers in the AVX2 kernel (where every helper
+// below is inlined, so the ABI of passing them by value never applies).
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+
+struct PlaneTables {
+    int n_groups = 0;
+    uint64_t bit[32][AcceptanceGroups::kMax];
+    uint64_t end[32][AcceptanceGroups::kMax];
+    bool any_end[32];
+    // The same masks four times over for the eager planes of the vector kernel, so
+    // that they are operands of its AND instructions without a broadcast.
+    u64x4 bit4[2 * kEagerPairs][AcceptanceGroups::kMax];
+    u64x4 end4[2 * kEagerPairs][AcceptanceGroups::kMax];
+};
+
+PlaneTables make_plane_tables(const AcceptanceGroups& groups) {
+    PlaneTables p;
+    p.n_groups = groups.n;
+    for (int k = 0; k < 32; ++k) {
+        p.any_end[k] = false;
+        for (int j = 0; j < groups.n; ++j) {
+            const uint32_t t = groups.threshold[j];
+            const int shift = 31 - k;
+            p.bit[k][j] = ((t >> shift) & 1u) ? kAll : 0;
+            const uint32_t below = shift == 0 ? 0u : (t & ((1u << shift) - 1u));
+            // Only the plane where the last set bit is reached needs the mask.
+            const bool ends = below == 0 && ((t >> shift) & 1u);
+            p.end[k][j] = ends ? kAll : 0;
+            p.any_end[k] |= ends;
+            if (k < 2 * kEagerPairs) {
+                const uint64_t b = p.bit[k][j], e = p.end[k][j];
+                p.bit4[k][j] = u64x4{b, b, b, b};
+                p.end4[k][j] = u64x4{e, e, e, e};
+            }
+        }
+    }
+    return p;
+}
+
+// One plane of the comparison for a group of words (V = uint64_t or a vector of
+// them): lanes where r and t first differ are decided.
+// NG: the number of groups when known at compile time (unrolled), 0 otherwise.
+template <int NG, class V>
+inline __attribute__((always_inline)) void apply_plane(const PlaneTables& p, int k,
+                                                       const V* gm, V r, V& undecided,
+                                                       V& flip) {
+    const int n_groups = NG > 0 ? NG : p.n_groups;
+    // The vector kernel only runs the eager planes, which have vector masks.
+    const auto bit = [&](int j) -> V {
+        if constexpr (std::is_same_v<V, u64x4>)
+            return p.bit4[k][j];
+        else
+            return p.bit[k][j];
+    };
+    const auto end = [&](int j) -> V {
+        if constexpr (std::is_same_v<V, u64x4>)
+            return p.end4[k][j];
+        else
+            return p.end[k][j];
+    };
+    V t = gm[0] & bit(0);
+    for (int j = 1; j < n_groups; ++j) t |= gm[j] & bit(j);
+    // r = 0, t = 1: r < t, flip; r = 1, t = 0: r > t, stay.
+    flip |= undecided & ~r & t;
+    undecided &= ~(r ^ t);
+    if (p.any_end[k]) {
+        V e = gm[0] & end(0);
+        for (int j = 1; j < n_groups; ++j) e |= gm[j] & end(j);
+        undecided &= ~e;
+    }
+}
+
+// Thresholds of one sweep and the map class -> group.
+struct SweepTables {
+    AcceptanceGroups groups;
+    PlaneTables planes;
+    bool spin_dependent = false;  // thresholds differ between s = +1 and -1
+    int n_classes = 0;            // (2d + 1), or 2 (2d + 1) if spin dependent
+    // Classes of group j: members[j][0 .. n_members[j]); classes that always flip.
+    int n_members[AcceptanceGroups::kMax];
+    int members[AcceptanceGroups::kMax][kMaxClasses];
+    int n_always = 0;
+    int always[kMaxClasses];
+};
+
+// Metropolis flip probability with the byte engine's convention: 1/2 at dE = 0.
+double flip_probability(double beta, double delta_e) {
+    if (delta_e < 0.0) return 1.0;
+    if (delta_e == 0.0) return 0.5;
+    return std::exp(-beta * delta_e);
+}
+
+SweepTables make_sweep_tables(int dimension, double beta, double coupling,
+                              double field) {
+    const int z = 2 * dimension;
+    uint64_t t[kMaxClasses];  // by 2 a + spin bit
+    for (int a = 0; a <= z; ++a)
+        for (int bit = 0; bit < 2; ++bit) {
+            const double spin = bit ? 1.0 : -1.0;
+            // s * (neighbour sum) = (z - a) - a.
+            const double nn = spin * static_cast<double>(z - 2 * a);
+            const double delta_e = 2.0 * spin * (coupling * nn + field);
+            t[2 * a + bit] = probability_threshold(flip_probability(beta, delta_e));
+        }
+    SweepTables st;
+    for (int a = 0; a <= z; ++a) st.spin_dependent |= t[2 * a] != t[2 * a + 1];
+    st.n_classes = st.spin_dependent ? 2 * (z + 1) : z + 1;
+    for (int c = 0; c < st.n_classes; ++c) {
+        const uint64_t tc = st.spin_dependent ? t[c] : t[2 * c];
+        if (tc == (uint64_t{1} << 32)) st.always[st.n_always++] = c;
+        if (tc == 0 || tc == (uint64_t{1} << 32)) continue;
+        int j = 0;
+        while (j < st.groups.n && st.groups.threshold[j] != tc) ++j;
+        if (j == st.groups.n) {
+            st.groups.threshold[st.groups.n++] = static_cast<uint32_t>(tc);
+            st.n_members[j] = 0;
+        }
+        st.members[j][st.n_members[j]++] = c;
+    }
+    st.planes = make_plane_tables(st.groups);
+    return st;
+}
+
+// Lanes still undecided after 32 planes have r == t: not below, no flip.
+uint64_t continue_word(const PlaneTables& p, const uint64_t* gm, uint64_t undecided,
+                       uint64_t flip, int first_plane, const uint64_t* eager,
+                       int n_eager, const StreamKey& stream, uint64_t n_words,
+                       uint64_t w, int* planes_used) {
+    uint64_t lazy[2] = {0, 0};
+    int k = first_plane;
+    for (; k < 32 && undecided; ++k) {
+        uint64_t r;
+        if (k < 2 * n_eager) {
+            r = eager[k];
+        } else {
+            if ((k & 1) == 0) {
+                uint32_t out[4];
+                stream.block(static_cast<uint64_t>(k >> 1) * n_words + w, out);
+                lazy[0] = out[0] | (static_cast<uint64_t>(out[1]) << 32);
+                lazy[1] = out[2] | (static_cast<uint64_t>(out[3]) << 32);
+            }
+            r = lazy[k & 1];
+        }
+        apply_plane<0, uint64_t>(p, k, gm, r, undecided, flip);
+    }
+    if (planes_used) *planes_used = k;
+    return flip;
+}
+
+struct RowJob {
+    int64_t row;
+    int half;        // x parity of the words updated
+    uint64_t lanes;  // bits updated in each of them
+};
+
+// Thread-local scratch of one tile.
+struct TileScratch {
+    alignas(32) uint64_t ext[kTile + 8];  // the other half-row, with a word each side
+    alignas(32) uint64_t gm[AcceptanceGroups::kMax][kTile];
+    alignas(32) uint64_t undecided[kTile];
+    bool any_undecided;
+    alignas(32) uint64_t flip[kTile];
+    alignas(32) uint32_t eager[kEagerPairs][4 * kTile];
+    alignas(32) uint32_t random[4 * (kTile + 8)];
+    uint64_t index[kTile + 8];
+    int64_t pending[kTile];
+};
+
+struct RowPointers {
+    uint64_t* centre;
+    const uint64_t* up;
+    const uint64_t* down;
+    const uint64_t* yl;
+    const uint64_t* yr;
+    bool rot_up, rot_down;
+};
+
+#define AI inline __attribute__((always_inline))
+template <class V>
+struct Lanes;
+template <>
+struct Lanes<uint64_t> {
+    static constexpr int width = 1;
+    AI static uint64_t load(const uint64_t* p) { return *p; }
+    AI static void store(uint64_t* p, uint64_t v) { *p = v; }
+    AI static uint64_t deinterleave_even(const uint64_t* p) { return p[0]; }
+    AI static uint64_t deinterleave_odd(const uint64_t* p) { return p[1]; }
+    AI static bool any(uint64_t v) { return v != 0; }
+    AI static int64_t popcount(uint64_t v) { return __builtin_popcountll(v); }
+};
+template <>
+struct Lanes<u64x4> {
+    static constexpr int width = 4;
+    AI static u64x4 load(const uint64_t* p) {
+        u64x4 v;
+        __builtin_memcpy(&v, p, sizeof v);
+        return v;
+    }
+    AI static void store(uint64_t* p, u64x4 v) { __builtin_memcpy(p, &v, sizeof v); }
+    // Words p[0], p[2], p[4], p[6] (and p[1], p[3], ...): plane pairs of 4 blocks.
+    AI static u64x4 deinterleave_even(const uint64_t* p) {
+        return __builtin_shuffle(load(p), load(p + 4), u64x4{0, 2, 4, 6});
+    }
+    AI static u64x4 deinterleave_odd(const uint64_t* p) {
+        return __builtin_shuffle(load(p), load(p + 4), u64x4{1, 3, 5, 7});
+    }
+    AI static bool any(u64x4 v) { return (v[0] | v[1] | v[2] | v[3]) != 0; }
+    AI static int64_t popcount(u64x4 v) {
+        return __builtin_popcountll(v[0]) + __builtin_popcountll(v[1]) +
+               __builtin_popcountll(v[2]) + __builtin_popcountll(v[3]);
+    }
+};
+
+template <class V>
+inline __attribute__((always_inline)) V rotl1v(V v) {
+    return (v << 1) | (v >> 63);
+}
+template <class V>
+inline __attribute__((always_inline)) V rotr1v(V v) {
+    return (v >> 1) | (v << 63);
+}
+
+// Words [i0, i0 + n) of a half-row; n a multiple of the vector width except for the
+// scalar tail handled by the caller with V = uint64_t.
+template <int Z, int NG, class V>
+inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
+                                                        const RowPointers& rp, int half,
+                                                        uint64_t lanes, int64_t i0,
+                                                        int64_t from, int64_t to,
+                                                        TileScratch& sc) {
+    using L = Lanes<V>;
+    const int G = NG > 0 ? NG : st.groups.n;
+    V open = V{} & 0;
+    for (int64_t i = from; i < to; i += L::width) {
+        const int64_t g = i0 + i;
+        const V s = L::load(rp.centre + g);
+        // ext[1 + i] is the other half's word i0 + i, ext[i] the one before it.
+        V nb[Z];
+        nb[0] = L::load(sc.ext + i + half);
+        nb[1] = L::load(sc.ext + i + 1 + half);
+        nb[2] = rp.rot_up ? rotl1v(L::load(rp.up + g)) : L::load(rp.up + g);
+        nb[3] = rp.rot_down ? rotr1v(L::load(rp.down + g)) : L::load(rp.down + g);
+        if constexpr (Z == 6) {
+            nb[4] = L::load(rp.yl + g);
+            nb[5] = L::load(rp.yr + g);
+        }
+        V d[Z];
+        for (int k = 0; k < Z; ++k) d[k] = s ^ nb[k];
+        // Bit-sliced count of anti-aligned neighbours, a = a0 + 2 a1 + 4 a2.
+        V a0, a1, a2;
+        const V s1 = d[0] ^ d[1] ^ d[2];
+        const V c1 = (d[0] & d[1]) | (d[2] & (d[0] ^ d[1]));
+        if constexpr (Z == 4) {
+            a0 = s1 ^ d[3];
+            const V c2 = s1 & d[3];
+            a1 = c1 ^ c2;
+            a2 = c1 & c2;
+        } else {
+            const V s2 = d[3] ^ d[4] ^ d[5];
+            const V c2 = (d[3] & d[4]) | (d[5] & (d[3] ^ d[4]));
+            a0 = s1 ^ s2;
+            const V c3 = s1 & s2;
+            a1 = c1 ^ c2 ^ c3;
+            a2 = (c1 & c2) | (c3 & (c1 ^ c2));
+        }
+        const V n0 = ~a0;
+        const V q0 = ~a1 & ~a2, q1 = a1 & ~a2, q2 = ~a1 & a2, q3 = a1 & a2;
+        V v[Z + 1];
+        v[0] = n0 & q0;
+        v[1] = a0 & q0;
+        v[2] = n0 & q1;
+        v[3] = a0 & q1;
+        v[4] = n0 & q2;
+        if constexpr (Z == 6) {
+            v[5] = a0 & q2;
+            v[6] = n0 & q3;
+        }
+        V cls[2 * (Z + 1)];
+        int nc = Z + 1;
+        if (st.spin_dependent) {
+            for (int a = 0; a <= Z; ++a) {
+                cls[2 * a] = v[a] & ~s;
+                cls[2 * a + 1] = v[a] & s;
+            }
+            nc = 2 * (Z + 1);
+        } else {
+            for (int a = 0; a <= Z; ++a) cls[a] = v[a];
+        }
+        (void)nc;
+        V und = V{} & 0, always = V{} & 0;
+        for (int c = 0; c < st.n_always; ++c) always |= cls[st.always[c]];
+        V gm[AcceptanceGroups::kMax];
+        for (int j = 0; j < G; ++j) {
+            V m = cls[st.members[j][0]];
+            for (int c = 1; c < st.n_members[j]; ++c) m |= cls[st.members[j][c]];
+            gm[j] = m & lanes;
+            und |= gm[j];
+            L::store(sc.gm[j] + i, gm[j]);
+        }
+        // The eager planes, drawn for the whole tile beforehand.
+        V flip = always & lanes;
+        for (int q = 0; q < kEagerPairs; ++q) {
+            const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.eager[q]);
+            apply_plane<NG, V>(st.planes, 2 * q, gm, L::deinterleave_even(r64 + 2 * i),
+                               und, flip);
+            apply_plane<NG, V>(st.planes, 2 * q + 1, gm,
+                               L::deinterleave_odd(r64 + 2 * i), und, flip);
+        }
+        L::store(sc.undecided + i, und);
+        L::store(sc.flip + i, flip);
+        open |= und;
+    }
+    sc.any_undecided |= L::any(open);
+}
+
+// Flips the decided lanes of words [from, to) of the tile; returns their number.
+template <class V>
+inline __attribute__((always_inline)) int64_t tile_apply(uint64_t* centre, int64_t from,
+                                                         int64_t to,
+                                                         const TileScratch& sc) {
+    using L = Lanes<V>;
+    int64_t flips = 0;
+    for (int64_t i = from; i < to; i += L::width) {
+        const V f = L::load(sc.flip + i);
+        L::store(centre + i, L::load(centre + i) ^ f);
+        flips += L::popcount(f);
+    }
+    return flips;
+}
+
+struct JobContext {
+    const MscLayout& layout;
+    uint64_t* words;
+    const SweepTables& tables;
+    StreamKey stream;
+};
+
+template <int Z, int NG, bool Vector>
+inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobContext& c,
+                                                                   const RowJob& job,
+                                                                   TileScratch& sc) {
+    using V = std::conditional_t<Vector, u64x4, uint64_t>;
+    constexpr int W = Lanes<V>::width;
+    const MscLayout& g = c.layout;
+    const int64_t nh = g.side_x / 2;
+    const int64_t zp = job.row / g.side_y, y = job.row % g.side_y;
+    uint64_t* w = c.words;
+    const int64_t base = job.row * g.side_x;
+    const uint64_t* other = w + base + (1 - job.half) * nh;
+    const int64_t up_row = (zp == 0 ? g.slab - 1 : zp - 1) * g.side_y + y;
+    const int64_t down_row = (zp == g.slab - 1 ? 0 : zp + 1) * g.side_y + y;
+    RowPointers rp;
+    rp.centre = w + base + job.half * nh;
+    rp.up = w + up_row * g.side_x + job.half * nh;
+    rp.down = w + down_row * g.side_x + job.half * nh;
+    rp.rot_up = zp == 0;
+    rp.rot_down = zp == g.slab - 1;
+    rp.yl = rp.yr = nullptr;
+    if constexpr (Z == 6) {
+        const int64_t yl_row = zp * g.side_y + (y == 0 ? g.side_y - 1 : y - 1);
+        const int64_t yr_row = zp * g.side_y + (y + 1 == g.side_y ? 0 : y + 1);
+        rp.yl = w + yl_row * g.side_x + job.half * nh;
+        rp.yr = w + yr_row * g.side_x + job.half * nh;
+    }
+    const PlaneTables& planes = c.tables.planes;
+    const uint64_t n_words = static_cast<uint64_t>(g.n_words);
+    const uint64_t first_word = static_cast<uint64_t>(base + job.half * nh);
+
+    int64_t flips = 0;
+    for (int64_t i0 = 0; i0 < nh; i0 += kTile) {
+        const int64_t n = std::min(kTile, nh - i0);
+        const int64_t n_vec = n - n % W;
+        // The other half-row around the tile: its word x - 1 and x + 1 neighbours.
+        sc.ext[0] = other[i0 == 0 ? nh - 1 : i0 - 1];
+        std::memcpy(sc.ext + 1, other + i0, static_cast<std::size_t>(n) * 8);
+        sc.ext[n + 1] = other[i0 + n == nh ? 0 : i0 + n];
+        uint64_t firsts[kEagerPairs];
+        uint32_t* outs[kEagerPairs];
+        for (int q = 0; q < kEagerPairs; ++q) {
+            firsts[q] = static_cast<uint64_t>(q) * n_words + first_word +
+                        static_cast<uint64_t>(i0);
+            outs[q] = sc.eager[q];
+        }
+        philox_fill_ranges(c.stream, firsts, kEagerPairs, static_cast<std::size_t>(n),
+                           outs);
+        sc.any_undecided = false;
+        tile_classes<Z, NG, V>(c.tables, rp, job.half, job.lanes, i0, 0, n_vec, sc);
+        tile_classes<Z, NG, uint64_t>(c.tables, rp, job.half, job.lanes, i0, n_vec, n,
+                                      sc);
+
+        const bool open = sc.any_undecided;
+        int q = kEagerPairs;
+        // Words with undecided lanes continue pair by pair, drawn together.
+        int64_t n_pending = 0;
+        if (open)
+            for (int64_t i = 0; i < n; ++i)
+                if (sc.undecided[i]) sc.pending[n_pending++] = i;
+        for (; q < 16 && n_pending > 0; ++q) {
+            for (int64_t m = 0; m < n_pending; ++m)
+                sc.index[m] = static_cast<uint64_t>(q) * n_words + first_word +
+                              static_cast<uint64_t>(i0 + sc.pending[m]);
+            // Padded to whole sets of four blocks (the vectorised width).
+            int64_t padded = n_pending;
+            for (; padded % 4 != 0; ++padded) sc.index[padded] = sc.index[0];
+            philox_blocks(c.stream, sc.index, static_cast<std::size_t>(padded),
+                          sc.random);
+            int64_t still = 0;
+            for (int64_t m = 0; m < n_pending; ++m) {
+                const int64_t i = sc.pending[m];
+                uint64_t gm[AcceptanceGroups::kMax];
+                for (int j = 0; j < (NG > 0 ? NG : planes.n_groups); ++j)
+                    gm[j] = sc.gm[j][i];
+                const uint32_t* b = sc.random + 4 * m;
+                const uint64_t r0 = b[0] | (static_cast<uint64_t>(b[1]) << 32);
+                const uint64_t r1 = b[2] | (static_cast<uint64_t>(b[3]) << 32);
+                uint64_t und = sc.undecided[i], flip = sc.flip[i];
+                apply_plane<NG, uint64_t>(planes, 2 * q, gm, r0, und, flip);
+                apply_plane<NG, uint64_t>(planes, 2 * q + 1, gm, r1, und, flip);
+                sc.undecided[i] = und;
+                sc.flip[i] = flip;
+                if (und) sc.pending[still++] = i;
+            }
+            n_pending = still;
+        }
+        // Lanes undecided after 32 planes have r == t: no flip.
+        flips += tile_apply<V>(rp.centre + i0, 0, n_vec, sc) +
+                 tile_apply<uint64_t>(rp.centre + i0, n_vec, n, sc);
+    }
+    return flips;
+}
+
+template <int Z, int NG>
+int64_t update_half_row_portable(const JobContext& c, const RowJob& job,
+                                 TileScratch& sc) {
+    return update_half_row_impl<Z, NG, false>(c, job, sc);
+}
+
+#if NEUROPHASE_AVX2_KERNELS
+template <int Z, int NG>
+NEUROPHASE_TARGET_AVX2 int64_t update_half_row_avx2(const JobContext& c,
+                                                    const RowJob& job,
+                                                    TileScratch& sc) {
+    return update_half_row_impl<Z, NG, true>(c, job, sc);
+}
+#endif
+
+template <int Z, int NG>
+int64_t update_half_row_for(const JobContext& c, const RowJob& job, TileScratch& sc,
+                            bool avx2) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (avx2) return update_half_row_avx2<Z, NG>(c, job, sc);
+#else
+    (void)avx2;
+#endif
+    return update_half_row_portable<Z, NG>(c, job, sc);
+}
+
+// Kernels unrolled for up to 8 groups (every h = 0 case, and most with a field).
+template <int Z>
+int64_t update_half_row_z(const JobContext& c, const RowJob& job, TileScratch& sc,
+                          bool avx2) {
+    switch (c.tables.groups.n) {
+        case 1:
+            return update_half_row_for<Z, 1>(c, job, sc, avx2);
+        case 2:
+            return update_half_row_for<Z, 2>(c, job, sc, avx2);
+        case 3:
+            return update_half_row_for<Z, 3>(c, job, sc, avx2);
+        case 4:
+            return update_half_row_for<Z, 4>(c, job, sc, avx2);
+        case 5:
+            return update_half_row_for<Z, 5>(c, job, sc, avx2);
+        case 6:
+            return update_half_row_for<Z, 6>(c, job, sc, avx2);
+        case 7:
+            return update_half_row_for<Z, 7>(c, job, sc, avx2);
+        case 8:
+            return update_half_row_for<Z, 8>(c, job, sc, avx2);
+        default:
+            return update_half_row_for<Z, 0>(c, job, sc, avx2);
+    }
+}
+
+int64_t update_half_row(const JobContext& c, const RowJob& job, TileScratch& sc,
+                        bool avx2) {
+    return c.layout.dimension == 3 ? update_half_row_z<6>(c, job, sc, avx2)
+                                   : update_half_row_z<4>(c, job, sc, avx2);
+}
+
+// The half-row jobs of colour `colour`, in a fixed order.
+std::vector<RowJob> colour_jobs(const MscLayout& g, int colour) {
+    std::vector<RowJob> jobs;
+    const bool even_slab = g.slab % 2 == 0;
+    for (int64_t row = 0; row < g.n_rows; ++row) {
+        const int parity = static_cast<int>((row / g.side_y + row % g.side_y) & 1);
+        if (even_slab) {
+            // Word (z', y, x) has colour parity(z' + y + x) in all its bits.
+            jobs.push_back({row, colour ^ parity, ~uint64_t{0}});
+        }
+    }
+    if (!even_slab) {
+        // Bit b of word (z', y, x) has colour parity(z' + y + x + b): both halves,
+        // half the bits each. All rows of half 0 first, then half 1.
+        for (int half = 0; half < 2; ++half) {
+            for (int64_t row = 0; row < g.n_rows; ++row) {
+                const int parity =
+                    static_cast<int>((row / g.side_y + row % g.side_y) & 1);
+                const int odd_bits = colour ^ parity ^ half;
+                jobs.push_back({row, half, odd_bits ? ~kEvenLanes : kEvenLanes});
+            }
+        }
+    }
+    return jobs;
+}
+
+int64_t site_index(const MscLayout& g, int64_t z, int64_t y, int64_t x) {
+    return (z * g.side_y + y) * g.side_x + x;
+}
+
+}  // namespace
+
+MscLayout MscLayout::from_shape(const std::vector<int64_t>& shape) {
+    if (shape.size() != 2 && shape.size() != 3)
+        throw std::invalid_argument(
+            "the multi-spin-coded engine takes 2D or 3D lattices, got " +
+            std::to_string(shape.size()) + " axes");
+    MscLayout g;
+    g.dimension = static_cast<int>(shape.size());
+    g.side0 = shape[0];
+    g.side_x = shape.back();
+    g.side_y = g.dimension == 3 ? shape[1] : 1;
+    if (g.side0 < 64 || g.side0 % 64 != 0)
+        throw std::invalid_argument(
+            "the multi-spin-coded engine needs the first side to be a multiple of 64, "
+            "got " +
+            std::to_string(g.side0));
+    for (std::size_t k = 1; k < shape.size(); ++k)
+        if (shape[k] < 2 || shape[k] % 2 != 0)
+            throw std::invalid_argument(
+                "the multi-spin-coded engine needs the other sides even and >= 2, "
+                "got " +
+                std::to_string(shape[k]));
+    g.slab = g.side0 / 64;
+    g.n_rows = g.slab * g.side_y;
+    g.n_words = g.n_rows * g.side_x;
+    g.n_sites = g.n_words * 64;
+    if (g.n_words >= (int64_t{1} << 43))
+        throw std::invalid_argument("lattice too large for the random-number counter");
+    return g;
+}
+
+int effective_msc_threads(const MscLayout& g, int requested) {
+    // Below 64k spins per thread (as in the byte engine) a sweep is shorter than
+    // the cost of keeping the threads in step.
+    constexpr int64_t kWordsPerThread = 1 << 10;
+    if (g.slab % 2 != 0) return 1;
+    const int64_t useful = std::max<int64_t>(1, g.n_words / kWordsPerThread);
+    const int64_t capped = std::min<int64_t>(std::max(1, requested), useful);
+    return static_cast<int>(std::min<int64_t>(capped, g.n_rows));
+}
+
+uint64_t msc_decide(const AcceptanceGroups& groups, const uint64_t* group_mask,
+                    uint64_t always, const uint64_t* eager, int n_eager,
+                    const StreamKey& stream, uint64_t n_words, uint64_t w,
+                    int* planes_used) {
+    const PlaneTables p = make_plane_tables(groups);
+    uint64_t undecided = 0;
+    for (int j = 0; j < groups.n; ++j) undecided |= group_mask[j];
+    return continue_word(p, group_mask, undecided, always, 0, eager, n_eager, stream,
+                         n_words, w, planes_used);
+}
+
+void msc_pack(const MscLayout& g, const int8_t* spins, uint64_t* words, int threads) {
+    [[maybe_unused]] const int nt = std::max(1, threads);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t row = 0; row < g.n_rows; ++row) {
+        const int64_t zp = row / g.side_y, y = row % g.side_y;
+        for (int64_t x = 0; x < g.side_x; ++x) {
+            uint64_t v = 0;
+            for (int b = 0; b < 64; ++b)
+                v |= static_cast<uint64_t>(spins[site_index(g, zp + b * g.slab, y, x)] >
+                                           0)
+                     << b;
+            words[g.word(row, x)] = v;
+        }
+    }
+}
+
+void msc_unpack(const MscLayout& g, const uint64_t* words, int8_t* spins, int threads) {
+    [[maybe_unused]] const int nt = std::max(1, threads);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t row = 0; row < g.n_rows; ++row) {
+        const int64_t zp = row / g.side_y, y = row % g.side_y;
+        for (int64_t x = 0; x < g.side_x; ++x) {
+            const uint64_t v = words[g.word(row, x)];
+            for (int b = 0; b < 64; ++b)
+                spins[site_index(g, zp + b * g.slab, y, x)] =
+                    ((v >> b) & 1u) ? int8_t{1} : int8_t{-1};
+        }
+    }
+}
+
+void msc_hot_start(const MscLayout& g, uint64_t* words, uint64_t seed, int threads) {
+    const StreamKey stream(seed, Purpose::hot_start, 0, 0);
+    [[maybe_unused]] const int nt = std::max(1, threads);
+#pragma omp parallel num_threads(nt)
+    {
+        // The words of the lattice line at (z, y) from one vectorised draw.
+        std::vector<uint32_t> line(static_cast<std::size_t>(g.side_x + 8));
+#pragma omp for schedule(static)
+        for (int64_t row = 0; row < g.n_rows; ++row) {
+            const int64_t zp = row / g.side_y, y = row % g.side_y;
+            uint64_t* out = words + row * g.side_x;
+            std::fill(out, out + g.side_x, 0);
+            for (int b = 0; b < 64; ++b) {
+                const uint64_t first =
+                    static_cast<uint64_t>(site_index(g, zp + b * g.slab, y, 0));
+                const uint64_t block = first >> 2;
+                const uint64_t n_blocks = ((first + g.side_x - 1) >> 2) - block + 1;
+                philox_fill(stream, block, static_cast<std::size_t>(n_blocks),
+                            line.data());
+                const uint32_t* r = line.data() + (first - 4 * block);
+                for (int64_t x = 0; x < g.side_x; ++x)
+                    out[g.word(0, x)] |= static_cast<uint64_t>(r[x] >> 31) << b;
+            }
+        }
+    }
+}
+
+namespace {
+
+// Sums of one row of words: up spins, anti-aligned bonds in the positive direction
+// of every axis, and the staggered sum.
+struct RowSums {
+    int64_t up = 0, anti = 0, staggered = 0;
+};
+
+void measure_row(const MscLayout& g, const uint64_t* words, int64_t row, RowSums& out) {
+    const int64_t nh = g.side_x / 2;
+    const int64_t zp = row / g.side_y, y = row % g.side_y;
+    const uint64_t* r = words + row * g.side_x;
+    const bool rot = zp == g.slab - 1;
+    const uint64_t* down =
+        words + ((zp == g.slab - 1 ? 0 : zp + 1) * g.side_y + y) * g.side_x;
+    const uint64_t* right =
+        words + (zp * g.side_y + (y + 1 == g.side_y ? 0 : y + 1)) * g.side_x;
+    int64_t up = 0, anti = 0, even_up = 0, odd_up = 0;
+    for (int64_t i = 0; i < g.side_x; ++i) {
+        const uint64_t s = r[i];
+        up += popcount(s);
+        anti += popcount(s ^ (rot ? rotr1(down[i]) : down[i]));
+        if (g.dimension == 3) anti += popcount(s ^ right[i]);
+    }
+    // Bonds along x: (2i, 2i + 1) and (2i + 1, 2i + 2).
+    for (int64_t i = 0; i < nh; ++i) {
+        anti += popcount(r[i] ^ r[nh + i]);
+        anti += popcount(r[nh + i] ^ r[i + 1 == nh ? 0 : i + 1]);
+    }
+    // Staggered sign (-1)^(z + y + x) with z = z' + b H: per half-row (x parity),
+    // and per bit parity when H is odd.
+    for (int half = 0; half < 2; ++half) {
+        const int64_t sign = ((zp + y + half) & 1) ? -1 : 1;
+        int64_t sum = 0;
+        for (int64_t i = 0; i < nh; ++i) {
+            const uint64_t s = r[half * nh + i];
+            if (g.slab % 2 == 0) {
+                sum += 2 * popcount(s) - 64;
+            } else {
+                sum += (2 * popcount(s & kEvenLanes) - 32) -
+                       (2 * popcount(s & ~kEvenLanes) - 32);
+            }
+        }
+        (half ? odd_up : even_up) += sign * sum;
+    }
+    out.up += up;
+    out.anti += anti;
+    out.staggered += even_up + odd_up;
+}
+
+Measurement to_measurement(const MscLayout& g, const RowSums& sums) {
+    Measurement m;
+    m.magnetisation_sum = 2 * sums.up - g.n_sites;
+    m.bond_sum = g.n_sites * g.dimension - 2 * sums.anti;
+    m.staggered_sum = sums.staggered;
+    return m;
+}
+
+}  // namespace
+
+Measurement msc_measure(const MscLayout& g, const uint64_t* words, int threads) {
+    int64_t up = 0, anti = 0, staggered = 0;
+    [[maybe_unused]] const int nt = std::max(1, threads);
+#pragma omp parallel for num_threads(nt) schedule(static) \
+    reduction(+ : up, anti, staggered)
+    for (int64_t row = 0; row < g.n_rows; ++row) {
+        RowSums s;
+        measure_row(g, words, row, s);
+        up += s.up;
+        anti += s.anti;
+        staggered += s.staggered;
+    }
+    return to_measurement(g, RowSums{up, anti, staggered});
+}
+
+RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
+    RunStats stats;
+    const int nt = effective_msc_threads(g, spec.threads);
+    stats.threads_used = nt;
+    const std::vector<RowJob> jobs[2] = {colour_jobs(g, 0), colour_jobs(g, 1)};
+    const int64_t n_jobs = static_cast<int64_t>(jobs[0].size());
+    const bool want = spec.magnetisation || spec.energy || spec.staggered;
+    const double n = static_cast<double>(g.n_sites);
+    int64_t flips = 0;
+    int64_t next_snapshot = 0;
+    RowSums totals;
+    const bool avx2 = has_avx2();
+    // Half-rows per scheduling chunk: about 2k words, so that a thread slowed by
+    // another process hands its share to the other thread.
+    const int64_t chunk =
+        std::max<int64_t>(1, 2048 / std::max<int64_t>(1, g.side_x / 2));
+
+    // Sweeps [t_begin, t_end) with a team of `team` threads.
+    const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {
+#pragma omp parallel num_threads(team) reduction(+ : flips)
+        {
+            std::vector<TileScratch> scratch(1);  // on the heap: ~20 KiB
+            for (int64_t t = t_begin; t < t_end; ++t) {
+                const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
+                const SweepTables tables =
+                    make_sweep_tables(g.dimension, 1.0 / spec.temperature[t],
+                                      spec.coupling, spec.field_uniform[t]);
+                for (int colour = 0; colour < 2; ++colour) {
+                    const JobContext ctx{
+                        g, words, tables,
+                        StreamKey(spec.seed, Purpose::msc_update,
+                                  static_cast<uint32_t>(colour), sweep)};
+#pragma omp for schedule(dynamic, chunk)
+                    for (int64_t j = 0; j < n_jobs; ++j)
+                        flips += update_half_row(
+                            ctx, jobs[colour][static_cast<std::size_t>(j)], scratch[0],
+                            avx2);
+                }
+                if (want) {
+                    // Integer sums: the order in which threads add them changes
+                    // nothing.
+#pragma omp single
+                    totals = RowSums{};
+                    RowSums mine;
+#pragma omp for schedule(static) nowait
+                    for (int64_t row = 0; row < g.n_rows; ++row)
+                        measure_row(g, words, row, mine);
+#pragma omp critical(neurophase_msc_measure)
+                    {
+                        totals.up += mine.up;
+                        totals.anti += mine.anti;
+                        totals.staggered += mine.staggered;
+                    }
+#pragma omp barrier
+                }
+#pragma omp single
+                {
+                    if (want) {
+                        const Measurement m = to_measurement(g, totals);
+                        if (spec.magnetisation)
+                            spec.magnetisation[t] = m.magnetisation_sum / n;
+                        if (spec.staggered) spec.staggered[t] = m.staggered_sum / n;
+                        if (spec.energy)
+                            spec.energy[t] =
+                                (-spec.coupling * m.bond_sum -
+                                 spec.field_uniform[t] * m.magnetisation_sum) /
+                                n;
+                    }
+                    if (next_snapshot < spec.n_snapshots &&
+                        spec.snapshot_sweeps[next_snapshot] == t) {
+                        msc_unpack(g, words,
+                                   spec.snapshot_out + next_snapshot * g.n_sites, 1);
+                        ++next_snapshot;
+                    }
+                }
+            }
+        }
+    };
+
+    if (nt == 1) {
+        run_batch(0, spec.n_sweeps, 1);
+        stats.team_sweeps = spec.n_sweeps;
+    } else {
+        // As in the byte engine: a team is only faster while its threads run at the
+        // same time. Batches of about kBatchSeconds alternate between the team and
+        // one thread, keeping the faster and now and then re-timing the other; the
+        // spins do not depend on the choice.
+        constexpr double kBatchSeconds = 0.01;
+        constexpr int kRetimeEvery = 32;
+        double per_sweep[2] = {0.0, 0.0};  // seconds; [0] one thread, [1] the team
+        int64_t batches = 0;
+        for (int64_t t = 0; t < spec.n_sweeps; ++batches) {
+            int use_team;
+            if (per_sweep[1] == 0.0 || per_sweep[0] == 0.0)
+                use_team = per_sweep[1] == 0.0;
+            else
+                use_team =
+                    (per_sweep[1] < per_sweep[0]) != (batches % kRetimeEvery == 0);
+            const double estimate = per_sweep[use_team];
+            const int64_t n_batch =
+                estimate > 0.0 ? std::clamp<int64_t>(
+                                     static_cast<int64_t>(kBatchSeconds / estimate), 1,
+                                     spec.n_sweeps - t)
+                               : 1;
+            const auto start = std::chrono::steady_clock::now();
+            run_batch(t, t + n_batch, use_team ? nt : 1);
+            if (use_team) stats.team_sweeps += n_batch;
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                    .count();
+            per_sweep[use_team] = seconds / static_cast<double>(n_batch);
+            t += n_batch;
+        }
+    }
+    stats.flips = flips;
+    stats.attempts = g.n_sites * spec.n_sweeps;
+    return stats;
+}
+
+}  // namespace neurophase
