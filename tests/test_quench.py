@@ -1,0 +1,225 @@
+"""The quench experiment: each test names the fact it checks.
+
+Lattice curves are averages over independent seeds derived from the suite's
+fixed ``SEED``; their errors are standard errors over seeds (trajectories are
+independent, so no autocorrelation enters), and agreement means
+``|z| <= Z_TOLERANCE``.  The theory side is the mean-field Glauber integration
+of :mod:`neurophase.meanfield` under the same protocol.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import neurophase as npx
+from conftest import SEED, Z_TOLERANCE
+from neurophase import meanfield as mf
+from neurophase import quench as q
+
+#: Resting state of the complete-graph checks: T0 = 1.5 T_c, bias 0.05.
+CG_PROTOCOL = {"resting_temperature": 1.5, "bias": 0.05, "theta_on": 0.5}
+
+
+def _z(value: float, error: float, expected: float) -> float:
+    assert error > 0.0 and math.isfinite(error), f"no usable error bar: {error}"
+    return (value - expected) / error
+
+
+@pytest.mark.slow
+def test_complete_graph_rate_matches_mean_field_glauber() -> None:
+    """On the complete graph (N = 8192) the seed-averaged time magnetised and
+    integrated magnetisation agree with mean-field Glauber dynamics under the
+    same protocol (same theta, bias, initial state; tau = 1/2 sweep for the
+    index-order sweep).
+
+    Stimuli are at least 0.3 above the threshold 0.4987: within about 0.15 of it
+    the trajectory grazes theta and N^-1/2 fluctuations (~0.01 in m here) decide
+    whether it is counted, a finite-N effect the N -> inf theory does not have.
+    """
+    lattice = npx.Lattice.complete(8192)
+    protocol = q.QuenchProtocol(**CG_PROTOCOL, rate=0.02)
+    stimuli = np.array([0.8, 1.0, 1.2, 1.4])
+    curve = q.quench_curve(lattice, stimuli, protocol, seeds=16, seed=SEED)
+    theory = q.glauber_curve(stimuli, protocol, zJ=curve.zJ)
+    problems = []
+    for i, s in enumerate(stimuli):
+        for name in ("rate", "integrated"):
+            value = getattr(curve, name)[i]
+            error = getattr(curve, f"{name}_error")[i]
+            z = _z(value, error, getattr(theory, name)[i])
+            if abs(z) > Z_TOLERANCE:
+                problems.append(
+                    f"s={s} {name}: {value:.3f} +- {error:.3f} (z={z:+.1f})"
+                )
+    assert not problems, "\n".join(problems)
+    # One episode per trajectory: the mean-field membrane fires once per stimulus.
+    assert np.all(curve.per_seed_episodes == 1)
+
+
+@pytest.mark.slow
+def test_threshold_extrapolates_to_mean_field_prediction() -> None:
+    """The apparent threshold s0(r) of the complete graph (N = 4096) at four
+    reheating rates extrapolates (quadratic in r) to (T0 - T_theta)/k with
+    T_theta = (zJ theta + h_b)/artanh(theta)."""
+    lattice = npx.Lattice.complete(4096)
+    stimuli = np.array([0.8, 1.0, 1.2, 1.4])
+    curves = [
+        q.quench_curve(
+            lattice,
+            stimuli,
+            q.QuenchProtocol(**CG_PROTOCOL, rate=r),
+            seeds=8,
+            seed=SEED,
+        )
+        for r in (0.04, 0.02, 0.01, 0.005)
+    ]
+    ex = q.extrapolate_threshold(curves, order=2, min_stimulus=0.8)
+    expected = curves[0].threshold_stimulus
+    z = _z(ex.s0, ex.s0_error, expected)
+    assert abs(z) <= Z_TOLERANCE, f"s0 = {ex.s0:.5f} +- {ex.s0_error:.5f} vs {expected}"
+    # The slope of the straight part matches the Glauber curve's at each rate
+    # (k/r as r -> 0; lag terms of a few sweeps change it at finite r).
+    theory = q.extrapolate_threshold(
+        [q.glauber_curve(stimuli, c.protocol, zJ=c.zJ) for c in curves],
+        order=2,
+        min_stimulus=0.8,
+    )
+    for slope, error, expected in zip(
+        ex.slopes, ex.slope_errors, theory.slopes, strict=True
+    ):
+        assert abs(_z(slope, error, expected)) <= Z_TOLERANCE, (slope, error, expected)
+
+
+def test_glauber_threshold_extrapolation_recovers_formula() -> None:
+    """The extrapolation procedure applied to noiseless mean-field Glauber curves
+    returns (T0 - T_theta)/k to 1e-3: the finite-r shift of the threshold is a
+    lag that vanishes with r."""
+    stimuli = np.linspace(0.8, 1.4, 7)
+    curves = [
+        q.glauber_curve(stimuli, q.QuenchProtocol(**CG_PROTOCOL, rate=r))
+        for r in (0.04, 0.02, 0.01, 0.005)
+    ]
+    ex = q.extrapolate_threshold(curves, order=2, min_stimulus=0.8)
+    t_theta = mf.threshold_temperature(0.5, 1.0, 0.05)
+    assert abs(ex.s0 - (1.5 - t_theta)) < 1e-3
+
+
+def test_glauber_rate_approaches_relu_as_rate_vanishes() -> None:
+    """For r -> 0 the mean-field time magnetised tends to (k/r) ReLU(s - s0):
+    r * rate -> T_theta - T_start above threshold and 0 below (slow reheating,
+    error O(r) in temperature units)."""
+    protocol = q.QuenchProtocol(**CG_PROTOCOL, rate=0.002)
+    stimuli = np.array([0.3, 0.45, 0.7, 1.0, 1.3])
+    curve = q.glauber_curve(stimuli, protocol)
+    t_theta = mf.threshold_temperature(0.5, 1.0, 0.05)
+    expected = np.maximum(0.0, t_theta - (1.5 - stimuli))
+    np.testing.assert_allclose(curve.rate * 0.002, expected, atol=0.01)
+
+
+@pytest.mark.slow
+def test_square_lattice_rate_is_zero_below_threshold_and_rises_above() -> None:
+    """2D square lattice (L = 32): quenches that stay above T_c (T_start >= 2.5 >
+    T_c = 2.269) give a rate of zero within error; quenches to 1.9 and 1.5 give a
+    rate many errors above zero that grows with the stimulus."""
+    protocol = q.QuenchProtocol(
+        3.0, bias=0.03, rate=0.01, theta_on=0.6, theta_off=0.4, minimum_temperature=0.1
+    )
+    stimuli = np.array([0.2, 0.5, 1.1, 1.5])
+    curve = q.quench_curve(
+        npx.Lattice.square(32), stimuli, protocol, seeds=48, seed=SEED
+    )
+    rate, err = curve.rate, curve.rate_error
+    assert np.all(rate[:2] <= Z_TOLERANCE * err[:2]), (rate, err)
+    assert rate[2] > Z_TOLERANCE * err[2], (rate, err)
+    diff_err = math.hypot(err[3], err[2])
+    assert rate[3] - rate[2] > Z_TOLERANCE * diff_err, (rate, err)
+
+
+def test_quench_curve_is_reproducible_from_the_seed() -> None:
+    """The same seed gives bitwise the same curve (any thread count); another
+    seed gives other trajectories."""
+    lattice = npx.Lattice.square(8)
+    protocol = q.QuenchProtocol(3.0, bias=0.05, rate=0.1, equilibration=10, tail=5)
+    stimuli = [0.5, 1.5]
+    a = q.quench_curve(lattice, stimuli, protocol, seeds=3, seed=7, threads=1)
+    b = q.quench_curve(lattice, stimuli, protocol, seeds=3, seed=7, threads=2)
+    c = q.quench_curve(lattice, stimuli, protocol, seeds=3, seed=8, threads=1)
+    for name in ("mean_magnetisation", "per_seed_rate", "per_seed_integrated"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.mean_magnetisation, c.mean_magnetisation)
+    assert q.trajectory_seed(7, 0, 1) != q.trajectory_seed(7, 1, 0)
+
+
+def test_quench_curve_hdf5_round_trip(tmp_path: object) -> None:
+    """A curve saved to HDF5 loads back with equal arrays and metadata."""
+    protocol = q.QuenchProtocol(3.0, bias=0.05, rate=0.1, equilibration=5, tail=2)
+    curve = q.quench_curve(npx.Lattice.square(4), [0.5, 2.0], protocol, seeds=2, seed=1)
+    path = str(tmp_path) + "/curve.h5"  # type: ignore[operator]
+    curve.save(path)
+    back = q.load_curve(path)
+    np.testing.assert_array_equal(back.per_seed_rate, curve.per_seed_rate)
+    np.testing.assert_array_equal(back.mean_magnetisation, curve.mean_magnetisation)
+    assert back.protocol == curve.protocol
+    assert back.lattice == curve.lattice and back.seed == curve.seed
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "func"),
+    [
+        ("relu", (20.0, 0.5), lambda s, a, s0: a * np.maximum(s - s0, 0.0)),
+        (
+            "softplus",
+            (20.0, 0.5, 0.08),
+            lambda s, a, s0, w: a * w * np.logaddexp(0.0, (s - s0) / w),
+        ),
+        ("power", (20.0, 0.5, 1.5), lambda s, a, s0, x: a * np.maximum(s - s0, 0) ** x),
+    ],
+    ids=["relu", "softplus", "power"],
+)
+def test_fit_recovers_parameters_of_noisy_curve(
+    model: str, params: tuple[float, ...], func: object
+) -> None:
+    """Fitting a curve drawn from the model with Gaussian noise of known sigma
+    recovers every parameter within Z_TOLERANCE of its fitted error, with a
+    chi2 per degree of freedom near 1."""
+    rng = np.random.default_rng(SEED)
+    s = np.linspace(0.0, 1.5, 31)
+    sigma = np.full(s.size, 0.2)
+    y = func(s, *params) + rng.normal(0.0, 0.2, s.size)  # type: ignore[operator]
+    fit = q.fit_curve(s, y, sigma, model)  # type: ignore[arg-type]
+    for name, true in zip(fit.names, params, strict=True):
+        value, error = fit[name]
+        assert abs(_z(value, error, true)) <= Z_TOLERANCE, (name, value, error, true)
+    assert fit.chi2 / fit.ndof < 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"resting_temperature": -1.0}, "resting_temperature"),
+        ({"resting_temperature": 1.5, "rate": 0.0}, "rate"),
+        ({"resting_temperature": 1.5, "theta_on": 0.3, "theta_off": 0.5}, "theta"),
+        ({"resting_temperature": 1.5, "minimum_temperature": 2.0}, "minimum"),
+        ({"resting_temperature": 1.5, "reheating": "cubic"}, "reheating"),
+        ({"resting_temperature": 1.5, "tail": -1}, "tail"),
+    ],
+)
+def test_protocol_rejects_bad_parameters(kwargs: dict[str, object], match: str) -> None:
+    """Bad protocol parameters raise ValueError naming the parameter."""
+    with pytest.raises(ValueError, match=match):
+        q.QuenchProtocol(**kwargs)  # type: ignore[arg-type]
+
+
+def test_quench_curve_rejects_bad_input() -> None:
+    """Negative stimuli, fewer than 2 seeds and non-lattices are refused."""
+    protocol = q.QuenchProtocol(3.0)
+    lattice = npx.Lattice.square(4)
+    with pytest.raises(ValueError, match="stimulus"):
+        q.quench_curve(lattice, [-0.1], protocol)
+    with pytest.raises(ValueError, match="seeds"):
+        q.quench_curve(lattice, [0.5], protocol, seeds=1)
+    with pytest.raises(TypeError, match="lattice"):
+        q.quench_curve("square", [0.5], protocol)  # type: ignore[arg-type]
