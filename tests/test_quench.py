@@ -55,6 +55,11 @@ def test_complete_graph_rate_matches_mean_field_glauber() -> None:
                     f"s={s} {name}: {value:.3f} +- {error:.3f} (z={z:+.1f})"
                 )
     assert not problems, "\n".join(problems)
+    # The time unit matters: continuous-time Glauber with tau = 1 sweep (the
+    # random-sequential limit) lags twice as much and is rejected.
+    slow = q.glauber_curve(stimuli, protocol, zJ=curve.zJ, tau=1.0)
+    z_slow = (curve.rate - slow.rate) / curve.rate_error
+    assert np.max(np.abs(z_slow)) > Z_TOLERANCE, z_slow
     # One episode per trajectory: the mean-field membrane fires once per stimulus.
     assert np.all(curve.per_seed_episodes == 1)
 
@@ -119,7 +124,6 @@ def test_glauber_rate_approaches_relu_as_rate_vanishes() -> None:
     np.testing.assert_allclose(curve.rate * 0.002, expected, atol=0.01)
 
 
-@pytest.mark.slow
 def test_square_lattice_rate_is_zero_below_threshold_and_rises_above() -> None:
     """2D square lattice (L = 32): quenches that stay above T_c (T_start >= 2.5 >
     T_c = 2.269) give a rate of zero within error; quenches to 1.9 and 1.5 give a
@@ -223,3 +227,51 @@ def test_quench_curve_rejects_bad_input() -> None:
         q.quench_curve(lattice, [0.5], protocol, seeds=1)
     with pytest.raises(TypeError, match="lattice"):
         q.quench_curve("square", [0.5], protocol)  # type: ignore[arg-type]
+
+
+def test_chain_response_matches_exact_chain() -> None:
+    """Equilibrium m(h) and the gain dm/dh at h = 0 of a ring of 256 channels at
+    T = 1 agree with the exact infinite chain (finite-size corrections
+    ~exp(-256/xi), xi = 3.7, are negligible); the chain's gain is well above
+    the tanh gain 1/T of independent channels."""
+    fields = np.array([-0.3, -0.05, 0.05, 0.2, 0.6])
+    r = q.equilibrium_response(
+        npx.Lattice.chain(256), 1.0, fields, sweeps=20000, seed=SEED
+    )
+    for h, m, e, x in zip(
+        fields, r.magnetisation, r.magnetisation_error, r.exact, strict=True
+    ):
+        assert abs(_z(m, e, x)) <= Z_TOLERANCE, (h, m, e, x)
+    assert abs(_z(r.gain, r.gain_error, r.gain_exact)) <= Z_TOLERANCE
+    assert r.gain - Z_TOLERANCE * r.gain_error > r.gain_tanh
+    assert np.all(np.isnan(r.bethe))
+
+
+def test_square_lattice_gain_lies_between_tanh_and_bethe() -> None:
+    """2D square lattice (L = 32) at T = 3 > T_c: cooperative gating raises the
+    gain dm/dh above tanh's 1/T, and it stays below the Bethe–Peierls gain
+    (Bethe–Peierls ignores loops and overestimates correlations, T_c^Bethe =
+    2/ln 2 > T_c); m(h) lies between tanh(h/T) and the Bethe curve."""
+    fields = np.array([0.05, 0.2])
+    r = q.equilibrium_response(
+        npx.Lattice.square(32), 3.0, fields, sweeps=8000, seed=SEED
+    )
+    assert r.gain_tanh < r.gain - Z_TOLERANCE * r.gain_error
+    assert r.gain + Z_TOLERANCE * r.gain_error < r.gain_bethe
+    assert np.all(r.tanh < r.magnetisation - Z_TOLERANCE * r.magnetisation_error)
+    assert np.all(r.magnetisation + Z_TOLERANCE * r.magnetisation_error < r.bethe)
+
+
+def test_square_lattice_loop_reverses_before_mean_field_spinodal() -> None:
+    """A field loop on the 2D lattice at T = 1.5 < T_c is hysteretic (m keeps
+    the sign of the last saturation at h = 0) and reverses by nucleation at a
+    coercive field above 0 but below the mean-field spinodal field h_s(T, 4J)."""
+    loop = q.field_hysteresis(
+        npx.Lattice.square(16), 1.5, 2.0, sweeps_per_branch=400, seeds=4, seed=SEED
+    )
+    hc, err = loop.coercive_field, loop.coercive_field_error
+    assert hc - Z_TOLERANCE * err > 0.0
+    assert hc + Z_TOLERANCE * err < loop.spinodal_field
+    zero = np.argmin(np.abs(loop.field))
+    assert loop.up[zero] < -0.9 and loop.down[zero] > 0.9
+    assert loop.spinodal_field == pytest.approx(float(mf.spinodal(1.5, 4.0)[1]))

@@ -50,7 +50,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -61,20 +61,30 @@ from . import meanfield as mf
 from .lattice import Lattice
 from .simulation import Simulation
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "SEQUENTIAL_SWEEP_TAU",
     "CurveFit",
+    "EquilibriumResponse",
+    "FieldHysteresis",
     "QuenchCurve",
     "QuenchProtocol",
     "ThresholdExtrapolation",
+    "curve_figure",
+    "equilibrium_response",
     "extrapolate_threshold",
+    "field_hysteresis",
     "fit_curve",
     "glauber_curve",
+    "hysteresis_figure",
     "lattice_threshold_temperature",
     "load_curve",
     "quench_curve",
+    "response_figure",
     "trajectory_seed",
 ]
 
@@ -928,3 +938,438 @@ def extrapolate_threshold(
         chi2=chi2,
         ndof=ndof,
     )
+
+
+# ---------------------------------------------------------------------------
+# Equilibrium response m(h) and the field hysteresis loop
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EquilibriumResponse:
+    """Equilibrium ``m(h)`` of a lattice at fixed ``T``, beside the theories.
+
+    Attributes
+    ----------
+    field : ndarray, shape (n_h,)
+    magnetisation, magnetisation_error : ndarray, shape (n_h,)
+        Lattice ``<m>`` per field, with autocorrelation-aware errors.
+    mean_field, bethe, exact, tanh : ndarray, shape (n_h,)
+        Mean field ``m = tanh((zJ m + h)/T)``; Bethe–Peierls (``nan`` for
+        ``z <= 2``); the exact infinite chain (``nan`` unless the lattice is a
+        chain); independent channels ``tanh(h/T)``.
+    gain, gain_error : float
+        Lattice ``dm/dh`` at ``h = 0`` from the fluctuations,
+        ``beta N (<m^2> - <m>^2)``.
+    gain_mean_field, gain_bethe, gain_exact, gain_tanh : float
+        The same from the theories: mean field (``1/(T - zJ)`` above its
+        ``T_c``; below it, at the ordered root), Bethe–Peierls, the exact chain
+        (``nan`` where not applicable), ``1/T``.
+    temperature, coupling, zJ : float
+    lattice : str
+    sweeps, seed : int
+    """
+
+    field: FloatArray
+    magnetisation: FloatArray
+    magnetisation_error: FloatArray
+    mean_field: FloatArray
+    bethe: FloatArray
+    exact: FloatArray
+    tanh: FloatArray
+    gain: float
+    gain_error: float
+    gain_mean_field: float
+    gain_bethe: float
+    gain_exact: float
+    gain_tanh: float
+    temperature: float
+    coupling: float
+    zJ: float
+    lattice: str
+    sweeps: int
+    seed: int
+
+    def save(self, path: str, group: str = "response") -> None:
+        """Write arrays and metadata to an HDF5 file (group ``group``, overwritten)."""
+        _save_dataclass(self, path, group)
+
+
+def _save_dataclass(obj: Any, path: str, group: str) -> None:
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        if group in f:
+            del f[group]
+        g = f.create_group(group)
+        for name, value in asdict(obj).items():
+            if isinstance(value, np.ndarray):
+                g.create_dataset(name, data=value)
+            else:
+                g.attrs[name] = value
+
+
+def _is_chain(lattice: Lattice) -> bool:
+    return not lattice.is_complete and lattice.dimension == 1 and lattice.periodic
+
+
+def equilibrium_response(
+    lattice: Lattice,
+    temperature: float,
+    fields: npt.ArrayLike,
+    *,
+    coupling: float = 1.0,
+    sweeps: int = 4000,
+    equilibration: int = 500,
+    seed: int = 0,
+    threads: int | None = 1,
+) -> EquilibriumResponse:
+    """Measure the lattice's equilibrium ``m(h)`` and gain at fixed ``T``.
+
+    One heat-bath simulation per field (seed :func:`trajectory_seed`
+    ``(seed, i, 0)``), ``equilibration`` sweeps discarded and ``sweeps``
+    recorded; the mean and its autocorrelation-aware error come from
+    :meth:`neurophase.Run.summary`.  The gain is measured at ``h = 0`` from the
+    fluctuations (an extra run).  The theories are evaluated at the same
+    ``(h, T)`` with the lattice's mean-field ``zJ`` and coordination.
+
+    Parameters
+    ----------
+    lattice : Lattice
+    temperature : float
+        ``T > 0``; meant for ``T > T_c`` (one equilibrium state).
+    fields : array_like, shape (n_h,)
+    coupling : float
+        ``J > 0``.
+    sweeps, equilibration : int
+        Recorded sweeps (``>= 100``) and discarded sweeps (``>= 0``).
+    seed : int
+    threads : int or None
+    """
+    if not isinstance(lattice, Lattice):
+        raise TypeError(f"lattice must be a neurophase.Lattice, got {lattice!r}")
+    t = _validate.finite_float("temperature", temperature, positive=True)
+    h = _validate.float_array("fields", fields).reshape(-1)
+    if h.size == 0:
+        raise ValueError("fields is empty: give at least one field")
+    j = _validate.finite_float("coupling", coupling, positive=True)
+    n_sweeps = _validate.positive_int("sweeps", sweeps, minimum=100)
+    n_eq = _validate.positive_int("equilibration", equilibration, minimum=0)
+    base = _validate.seed(seed)
+
+    def summary(h_value: float, index: int) -> Any:
+        sim = Simulation(
+            lattice,
+            coupling=j,
+            field=h_value,
+            algorithm="heat-bath",
+            seed=trajectory_seed(base, index, 0),
+            threads=threads,
+        )
+        sim.run(n_eq, temperature=t, record=False)
+        return sim.run(n_sweeps, temperature=t).summary()
+
+    estimates = [summary(float(x), i).magnetisation for i, x in enumerate(h)]
+    chi = summary(0.0, h.size).susceptibility_connected
+
+    zj = lattice.mean_field_coupling(j)
+    z = lattice.coordination
+    mean_field = np.asarray(activations.meanfield(h, t, zj), dtype=np.float64)
+    if z > 2:
+        bethe = np.asarray(
+            mf.bethe_magnetisation(t, h, coordination=z, coupling=j), dtype=np.float64
+        )
+        gain_bethe = float(mf.bethe_susceptibility(t, 0.0, coordination=z, coupling=j))
+    else:
+        bethe, gain_bethe = np.full(h.size, np.nan), math.nan
+    if _is_chain(lattice):
+        exact_m = np.array(
+            [exact.chain_infinite(t, j, float(x)).magnetisation for x in h]
+        )
+        gain_exact = float(exact.chain_infinite(t, j, 0.0).susceptibility)
+    else:
+        exact_m, gain_exact = np.full(h.size, np.nan), math.nan
+    return EquilibriumResponse(
+        field=h,
+        magnetisation=np.array([e.value for e in estimates]),
+        magnetisation_error=np.array([e.error for e in estimates]),
+        mean_field=mean_field,
+        bethe=bethe,
+        exact=exact_m,
+        tanh=np.tanh(h / t),
+        gain=float(chi.value),
+        gain_error=float(chi.error),
+        gain_mean_field=float(mf.susceptibility(t, 0.0, zj)),
+        gain_bethe=gain_bethe,
+        gain_exact=gain_exact,
+        gain_tanh=1.0 / t,
+        temperature=t,
+        coupling=j,
+        zJ=zj,
+        lattice=lattice.describe(),
+        sweeps=n_sweeps,
+        seed=base,
+    )
+
+
+@dataclass(frozen=True)
+class FieldHysteresis:
+    """A field loop on the lattice below ``T_c``, beside the mean-field spinodal.
+
+    The field rises linearly from ``-A`` to ``+A`` and falls back, one step per
+    sweep, starting from all channels closed (``m = -1``).
+
+    Attributes
+    ----------
+    field : ndarray, shape (n,)
+        Ascending field of each sweep of the rising branch.
+    up, down, up_error, down_error : ndarray, shape (n,)
+        Seed-averaged ``m`` on the rising and falling branches (the falling one
+        reordered to ascending field) and standard errors over seeds.
+    coercive_field, coercive_field_error : float
+        Field where the rising branch crosses ``m = 0`` (per seed, then
+        averaged).
+    spinodal_field : float
+        Mean-field spinodal ``h_s(T, zJ)``: the coercive field of a
+        quasi-static mean-field loop (no nucleation).
+    mean_field_up, mean_field_down : ndarray, shape (n,)
+        Quasi-static mean-field branches (:func:`neurophase.meanfield.hysteresis_loop`
+        sampled at ``field``).
+    temperature, coupling, zJ, amplitude : float
+    sweeps_per_branch, seeds, seed : int
+    lattice : str
+    """
+
+    field: FloatArray
+    up: FloatArray
+    down: FloatArray
+    up_error: FloatArray
+    down_error: FloatArray
+    coercive_field: float
+    coercive_field_error: float
+    spinodal_field: float
+    mean_field_up: FloatArray
+    mean_field_down: FloatArray
+    temperature: float
+    coupling: float
+    zJ: float
+    amplitude: float
+    sweeps_per_branch: int
+    seeds: int
+    seed: int
+    lattice: str
+
+    def save(self, path: str, group: str = "hysteresis") -> None:
+        """Write arrays and metadata to an HDF5 file (group ``group``, overwritten)."""
+        _save_dataclass(self, path, group)
+
+
+def _rising_crossing(h: FloatArray, m: FloatArray) -> float:
+    above = np.flatnonzero(m >= 0.0)
+    if above.size == 0:
+        return math.nan
+    i = int(above[0])
+    if i == 0:
+        return float(h[0])
+    return float(h[i - 1] + (h[i] - h[i - 1]) * (-m[i - 1]) / (m[i] - m[i - 1]))
+
+
+def field_hysteresis(
+    lattice: Lattice,
+    temperature: float,
+    amplitude: float,
+    *,
+    coupling: float = 1.0,
+    sweeps_per_branch: int = 2000,
+    seeds: int = 4,
+    seed: int = 0,
+    threads: int | None = 1,
+) -> FieldHysteresis:
+    """Measure a field hysteresis loop of the lattice (heat-bath sweeps).
+
+    Each seed starts from ``m = -1`` (``-A`` favours it) and runs
+    ``2 * sweeps_per_branch`` sweeps with the field ramped linearly
+    ``-A -> +A -> -A`` (field per sweep ``2A / sweeps_per_branch``).  Below
+    ``T_c`` the lattice reverses by nucleation before the mean-field spinodal
+    field; slower ramps narrow the loop.
+
+    Parameters
+    ----------
+    lattice : Lattice
+    temperature : float
+        ``0 < T`` (below ``T_c`` for a loop).
+    amplitude : float
+        ``A > 0``.
+    coupling : float
+        ``J > 0``.
+    sweeps_per_branch : int
+        ``>= 10``.
+    seeds : int
+        ``>= 2``.
+    seed : int
+    threads : int or None
+    """
+    if not isinstance(lattice, Lattice):
+        raise TypeError(f"lattice must be a neurophase.Lattice, got {lattice!r}")
+    t = _validate.finite_float("temperature", temperature, positive=True)
+    a = _validate.finite_float("amplitude", amplitude, positive=True)
+    j = _validate.finite_float("coupling", coupling, positive=True)
+    n = _validate.positive_int("sweeps_per_branch", sweeps_per_branch, minimum=10)
+    n_seeds = _validate.positive_int("seeds", seeds, minimum=2)
+    base = _validate.seed(seed)
+
+    up_field = np.linspace(-a, a, n)
+    schedule = np.concatenate([up_field, up_field[::-1]])
+    ups, downs, coercive = [], [], []
+    for r in range(n_seeds):
+        sim = Simulation(
+            lattice,
+            coupling=j,
+            algorithm="heat-bath",
+            seed=trajectory_seed(base, 0, r),
+            start=-np.ones(lattice.shape, dtype=np.int8),
+            threads=threads,
+        )
+        m = sim.run(2 * n, temperature=t, field_schedule=schedule).magnetisation
+        ups.append(m[:n])
+        downs.append(m[n:][::-1])
+        coercive.append(_rising_crossing(up_field, m[:n]))
+    up_arr, down_arr = np.array(ups), np.array(downs)
+    hc = np.array(coercive)
+    zj = lattice.mean_field_coupling(j)
+    loop = mf.hysteresis_loop(t, zj, field_amplitude=a, points=n)
+    sqrt_n = math.sqrt(n_seeds)
+    return FieldHysteresis(
+        field=up_field,
+        up=up_arr.mean(axis=0),
+        down=down_arr.mean(axis=0),
+        up_error=up_arr.std(axis=0, ddof=1) / sqrt_n,
+        down_error=down_arr.std(axis=0, ddof=1) / sqrt_n,
+        coercive_field=float(np.mean(hc)),
+        coercive_field_error=float(np.std(hc, ddof=1) / sqrt_n),
+        spinodal_field=float(mf.spinodal(t, zj)[1]),
+        mean_field_up=np.interp(up_field, loop.field, np.asarray(loop.up)),
+        mean_field_down=np.interp(up_field, loop.field, np.asarray(loop.down)),
+        temperature=t,
+        coupling=j,
+        zJ=zj,
+        amplitude=a,
+        sweeps_per_branch=n,
+        seeds=n_seeds,
+        seed=base,
+        lattice=lattice.describe(),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------
+
+
+def curve_figure(
+    curves: Sequence[QuenchCurve],
+    *,
+    quantity: Literal["rate", "integrated"] = "rate",
+    fits: Sequence[CurveFit] = (),
+) -> Figure:
+    """Firing-rate (or integrated-magnetisation) curves with error bars.
+
+    Lattice curves are drawn as points with errors, Glauber curves as lines;
+    each fit in ``fits`` as a dashed line; the ``r -> 0`` mean-field threshold
+    of the first curve as a vertical line.  Returns a
+    :class:`matplotlib.figure.Figure` (no pyplot state).
+    """
+    from matplotlib.figure import Figure
+
+    if quantity not in ("rate", "integrated"):
+        raise ValueError(f"quantity must be 'rate' or 'integrated', got {quantity!r}")
+    fig = Figure(figsize=(5.6, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for c in curves:
+        y, e = getattr(c, quantity), getattr(c, f"{quantity}_error")
+        label = f"{c.lattice}, r = {c.protocol.rate:g}"
+        if c.source == "glauber":
+            ax.plot(
+                c.stimulus,
+                y,
+                "-",
+                label=f"Glauber (tau = {c.tau:g}), r = {c.protocol.rate:g}",
+            )
+        else:
+            ax.errorbar(c.stimulus, y, e, fmt="o", ms=3, capsize=2, label=label)
+    if curves:
+        s = np.linspace(
+            min(c.stimulus.min() for c in curves),
+            max(c.stimulus.max() for c in curves),
+            300,
+        )
+        for f in fits:
+            ax.plot(s, f(s), "--", lw=1, label=f"{f.model} fit")
+        if curves[0].zJ > 0 and curves[0].protocol.bias >= 0:
+            ax.axvline(curves[0].threshold_stimulus, color="0.6", lw=0.8)
+    ax.set_xlabel("stimulus s")
+    ax.set_ylabel(
+        "time magnetised (sweeps)" if quantity == "rate" else "integrated m (sweeps)"
+    )
+    ax.set_title("Quench response")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def response_figure(response: EquilibriumResponse) -> Figure:
+    """Lattice ``m(h)`` with errors beside mean field, Bethe–Peierls, the exact
+    chain (where defined) and ``tanh(h/T)``; the gains in the title."""
+    from matplotlib.figure import Figure
+
+    r = response
+    fig = Figure(figsize=(5.6, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.errorbar(
+        r.field,
+        r.magnetisation,
+        r.magnetisation_error,
+        fmt="o",
+        ms=3,
+        capsize=2,
+        label=r.lattice,
+    )
+    ax.plot(r.field, r.mean_field, "-", label="mean field")
+    if np.all(np.isfinite(r.bethe)):
+        ax.plot(r.field, r.bethe, "--", label="Bethe–Peierls")
+    if np.all(np.isfinite(r.exact)):
+        ax.plot(r.field, r.exact, ":", label="exact chain")
+    ax.plot(r.field, r.tanh, "-.", label="tanh(h/T)")
+    ax.set_xlabel("field h")
+    ax.set_ylabel("magnetisation m")
+    ax.set_title(
+        f"T = {r.temperature:g}: gain {r.gain:.3g} ± {r.gain_error:.2g} "
+        f"(tanh {r.gain_tanh:.3g})",
+        fontsize="medium",
+    )
+    ax.legend(fontsize="small")
+    return fig
+
+
+def hysteresis_figure(loop: FieldHysteresis) -> Figure:
+    """The lattice field loop beside the quasi-static mean-field loop and its
+    spinodal fields."""
+    from matplotlib.figure import Figure
+
+    h = loop
+    fig = Figure(figsize=(5.6, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(h.field, h.up, "-", color="C0", label=f"{h.lattice}, rising")
+    ax.plot(h.field, h.down, "-", color="C1", label="falling")
+    ax.plot(h.field, h.mean_field_up, ":", color="C0", label="mean field")
+    ax.plot(h.field, h.mean_field_down, ":", color="C1")
+    for sign in (-1.0, 1.0):
+        ax.axvline(sign * h.spinodal_field, color="0.6", lw=0.8)
+    ax.set_xlabel("field h")
+    ax.set_ylabel("magnetisation m")
+    ax.set_title(
+        f"T = {h.temperature:g}: coercive {h.coercive_field:.3g} ± "
+        f"{h.coercive_field_error:.2g}, spinodal {h.spinodal_field:.3g}",
+        fontsize="medium",
+    )
+    ax.legend(fontsize="small")
+    return fig
