@@ -275,3 +275,21 @@ def test_square_lattice_loop_reverses_before_mean_field_spinodal() -> None:
     zero = np.argmin(np.abs(loop.field))
     assert loop.up[zero] < -0.9 and loop.down[zero] > 0.9
     assert loop.spinodal_field == pytest.approx(float(mf.spinodal(1.5, 4.0)[1]))
+
+
+def test_cli_quench_writes_curves_and_prints_table(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`neurophase quench` runs the protocol, prints the curve and the fits, and
+    writes one HDF5 group per rate that loads back as the curve of that rate."""
+    from neurophase import cli
+
+    out = str(tmp_path) + "/q.h5"  # type: ignore[operator]
+    argv = ["quench", "--lattice", "square", "--side", "8", "--rates", "0.2"]
+    argv += ["--stimuli", "0.5,1,1.5,2,2.5", "--seeds", "2", "--quiet", "--out", out]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Quench on square 8x8 periodic" in text and "relu" in text
+    curve = q.load_curve(out, group="quench/rate=0.2")
+    assert curve.protocol.rate == 0.2 and curve.per_seed_rate.shape == (5, 2)
+    assert cli.main(["quench", "--rates", "0", "--quiet"]) == 2
