@@ -333,3 +333,15 @@ def test_glauber_newtonian_reheating_gives_log_rectifier() -> None:
     expected = 400.0 * np.log(np.maximum(1.0, stimuli / (1.5 - t_theta)))
     np.testing.assert_allclose(curve.rate, expected, atol=6.0)
     assert curve.rate[0] == 0.0
+
+
+@pytest.mark.slow
+def test_quench_curve_is_the_same_with_a_process_pool() -> None:
+    """Running the trajectories in two worker processes gives bitwise the same
+    curve as running them in this process (seeds belong to trajectories)."""
+    lattice = npx.Lattice.square(6)
+    protocol = q.QuenchProtocol(3.0, bias=0.05, rate=0.2, equilibration=5, tail=2)
+    serial = q.quench_curve(lattice, [0.5, 2.0], protocol, seeds=3, seed=3)
+    pooled = q.quench_curve(lattice, [0.5, 2.0], protocol, seeds=3, seed=3, workers=2)
+    np.testing.assert_array_equal(serial.mean_magnetisation, pooled.mean_magnetisation)
+    np.testing.assert_array_equal(serial.per_seed_rate, pooled.per_seed_rate)

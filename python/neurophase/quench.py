@@ -92,6 +92,8 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Relaxation time of mean-field Glauber dynamics, in sweeps, matching the slow
 #: modes of the engine's index-order sweep (a spin's value is half a sweep old).
+# Limitation: tau = 1/2 matches the slow modes of the index-order sweep only; in
+# fast transients (deep quenches) the two dynamics differ by up to ~0.25 sweep.
 SEQUENTIAL_SWEEP_TAU = 0.5
 
 Reheating = Literal["linear", "newtonian"]
@@ -1070,6 +1072,8 @@ def equilibrium_response(
         return sim.run(n_sweeps, temperature=t).summary()
 
     estimates = [summary(float(x), i).magnetisation for i, x in enumerate(h)]
+    # Limitation: the gain is the finite lattice's susceptibility at h = 0; near
+    # T_c it is cut off by the size, so it approaches the bulk value only for L >> xi.
     chi = summary(0.0, h.size).susceptibility_connected
 
     zj = lattice.mean_field_coupling(j)
@@ -1218,6 +1222,8 @@ def field_hysteresis(
     n_seeds = _validate.positive_int("seeds", seeds, minimum=2)
     base = _validate.seed(seed)
 
+    # Limitation: a lattice loop depends on the ramp rate (nucleation takes time);
+    # the mean-field branches beside it are the quasi-static (rate -> 0) ones.
     up_field = np.linspace(-a, a, n)
     schedule = np.concatenate([up_field, up_field[::-1]])
     ups, downs, coercive = [], [], []
