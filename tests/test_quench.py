@@ -345,3 +345,27 @@ def test_quench_curve_is_the_same_with_a_process_pool() -> None:
     pooled = q.quench_curve(lattice, [0.5, 2.0], protocol, seeds=3, seed=3, workers=2)
     np.testing.assert_array_equal(serial.mean_magnetisation, pooled.mean_magnetisation)
     np.testing.assert_array_equal(serial.per_seed_rate, pooled.per_seed_rate)
+
+
+def test_figures_are_matplotlib_figures_with_the_data() -> None:
+    """The figure functions return matplotlib Figures (no pyplot state) whose
+    lines carry the curves they were given."""
+    from matplotlib.figure import Figure
+
+    protocol = q.QuenchProtocol(**CG_PROTOCOL, rate=0.04)
+    theory = q.glauber_curve([0.6, 1.0, 1.4], protocol)
+    fit = q.fit_curve(theory.stimulus, theory.rate, [0.1, 0.1, 0.1], "relu")
+    fig = q.curve_figure([theory], fits=[fit])
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), theory.rate)
+    response = q.equilibrium_response(
+        npx.Lattice.chain(16), 1.0, [-0.2, 0.2], sweeps=200, equilibration=10
+    )
+    assert isinstance(q.response_figure(response), Figure)
+    loop = q.field_hysteresis(
+        npx.Lattice.square(4), 1.5, 2.0, sweeps_per_branch=20, seeds=2
+    )
+    assert isinstance(q.hysteresis_figure(loop), Figure)
+    with pytest.raises(ValueError, match="quantity"):
+        q.curve_figure([theory], quantity="episodes")  # type: ignore[arg-type]
