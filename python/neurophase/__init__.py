@@ -36,7 +36,7 @@ from .statistics import Estimate, Summary, summarise
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # Imported on first use: they pull in matplotlib or scikit-learn, slow to load.
-_LAZY_MODULES = ("meanfield", "meanfield_figures", "perceptron")
+_LAZY_MODULES = ("meanfield", "meanfield_figures", "perceptron", "quench")
 
 
 def __getattr__(name: str) -> Any:
@@ -66,6 +66,7 @@ __all__ = [
     "meanfield",
     "meanfield_figures",
     "perceptron",
+    "quench",
     "scaling",
     "simulate",
     "statistics",

@@ -1,5 +1,5 @@
-"""Command line: ``neurophase simulate``, ``sweep``, ``scaling``, ``perceptron`` and
-``info``."""
+"""Command line: ``neurophase simulate``, ``sweep``, ``scaling``, ``perceptron``,
+``quench`` and ``info``."""
 
 from __future__ import annotations
 
@@ -719,6 +719,247 @@ def _perceptron_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# Critical temperatures used for the default resting temperature of `quench`
+# (J = 1): Onsager's square lattice, the simple-cubic value of Ferrenberg, Xu and
+# Landau (2018), and the mean-field zJ of the complete graph.
+_QUENCH_TC = {"square": 2.269185314213022, "cubic": 1.0 / 0.221654626}
+
+
+def _quench_lattice(args: argparse.Namespace) -> tuple[Lattice, float]:
+    """The lattice of `quench` and its critical temperature (J = coupling)."""
+    side = args.side
+    if args.lattice == "complete":
+        lattice = Lattice.complete(side or 4096)
+        return lattice, lattice.mean_field_coupling(args.coupling)
+    if args.lattice == "chain":
+        return Lattice.chain(side or 256), 0.0
+    if args.lattice == "square":
+        return Lattice.square(side or 32), _QUENCH_TC["square"] * args.coupling
+    return Lattice.cubic(side or 12), _QUENCH_TC["cubic"] * args.coupling
+
+
+def _quench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from . import quench as q
+
+    console = Console(stderr=True)
+    lattice, t_c = _quench_lattice(args)
+    t0 = args.resting_temperature
+    if t0 is None:
+        t0 = 1.5 * t_c if t_c > 0 else 1.0
+    stimuli = (
+        np.asarray(args.stimuli, dtype=float)
+        if args.stimuli
+        else np.linspace(0.0, 0.95 * t0 / args.k, 12)
+    )
+    protocols = [
+        q.QuenchProtocol(
+            t0,
+            bias=args.bias,
+            rate=r,
+            k=args.k,
+            theta_on=args.theta_on,
+            theta_off=args.theta_on if args.theta_off is None else args.theta_off,
+            minimum_temperature=args.minimum_temperature,
+            equilibration=args.equilibration,
+            tail=args.tail,
+            reheating=args.reheating,
+            relaxation_time=args.relaxation_time,
+        )
+        for r in args.rates
+    ]
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("trajectories"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    curves = []
+    with Progress(*columns, console=console, disable=args.quiet) as bar:
+        for protocol in protocols:
+            label = f"{lattice.describe()}, r = {protocol.rate:g}"
+            task_id = bar.add_task(label, total=stimuli.size * args.seeds)
+
+            def show(done: int, total: int, task_id: Any = task_id) -> None:
+                bar.update(task_id, completed=done)
+
+            curves.append(
+                q.quench_curve(
+                    lattice,
+                    stimuli,
+                    protocol,
+                    coupling=args.coupling,
+                    seeds=args.seeds,
+                    seed=args.seed,
+                    threads=args.threads,
+                    workers=args.workers,
+                    progress=show,
+                )
+            )
+
+    for curve in curves:
+        glauber = (
+            q.glauber_curve(stimuli, curve.protocol, zJ=curve.zJ)
+            if lattice.is_complete
+            else None
+        )
+        header = ["s", "T_start", "rate (sweeps)", "int m dt", "episodes"]
+        if glauber is not None:
+            header.append("Glauber rate")
+        start = curve.protocol.schedule(stimuli).start_temperature
+        rows = []
+        for i, s in enumerate(stimuli):
+            row = [
+                f"{s:.4g}",
+                f"{start[i]:.4g}",
+                f"{curve.rate[i]:.4g} ± {curve.rate_error[i]:.2g}",
+                f"{curve.integrated[i]:.4g} ± {curve.integrated_error[i]:.2g}",
+                f"{curve.episodes[i]:.3g} ± {curve.episodes_error[i]:.2g}",
+            ]
+            if glauber is not None:
+                row.append(f"{glauber.rate[i]:.4g}")
+            rows.append(row)
+        _print_rows(
+            f"Quench on {curve.lattice}: T0 = {t0:g}, h_b = {args.bias:g}, "
+            f"r = {curve.protocol.rate:g}, k = {args.k:g}, theta = "
+            f"{curve.protocol.theta_on:g}/{curve.protocol.theta_off:g}, "
+            f"{args.seeds} seeds",
+            header,
+            rows,
+        )
+        fit_rows = []
+        jobs = [("rate", m, False) for m in ("relu", "softplus", "power")]
+        jobs.append(("integrated", "power", True))
+        for quantity, model, offset in jobs:
+            label = f"{quantity}: {model}" + (" + c" if offset else "")
+            try:
+                fit = q.fit_curve(
+                    stimuli,
+                    getattr(curve, quantity),
+                    getattr(curve, f"{quantity}_error"),
+                    model,  # type: ignore[arg-type]
+                    offset=offset,
+                )
+            except (ValueError, RuntimeError) as exc:
+                fit_rows.append([label, f"fit failed: {exc}", "", ""])
+                continue
+            params = ", ".join(
+                f"{n} = {v:.4g} ± {e:.2g}"
+                for n, v, e in zip(fit.names, fit.values, fit.errors, strict=True)
+            )
+            fit_rows.append([label, params, f"{fit.chi2:.3g}", str(fit.ndof)])
+        if lattice.is_complete:
+            s0_text = f"mean-field s0 = {curve.threshold_stimulus:.4g}"
+        elif args.lattice == "square" and 0.0 < curve.protocol.theta_on < 1.0:
+            t_theta = q.lattice_threshold_temperature(
+                curve.protocol.theta_on, args.coupling
+            )
+            s0_text = f"Onsager s0 = {(t0 - t_theta) / args.k:.4g} at h = 0"
+        else:
+            s0_text = "no closed-form s0 for this lattice"
+        _print_rows(
+            f"Fits (r -> 0 threshold: {s0_text}; onset exponent of int m dt: "
+            "3/2 mean field, 9/8 in 2D as r -> 0)",
+            ["curve: model", "parameters", "chi2", "ndof"],
+            fit_rows,
+        )
+    if len(curves) >= 3 and args.reheating == "linear":
+        order = 2 if len(curves) >= 4 else 1
+        try:
+            ex = q.extrapolate_threshold(
+                curves, order=order, min_stimulus=args.min_stimulus
+            )
+            reference = (
+                f"; mean-field (T0 - T_theta)/k = {curves[0].threshold_stimulus:.5g}"
+                if lattice.is_complete
+                else ""
+            )
+            console.print(
+                f"s0(r -> 0) = {ex.s0:.5g} ± {ex.s0_error:.2g} (order {order} in r"
+                f"{reference})",
+                soft_wrap=True,
+            )
+        except ValueError as exc:
+            console.print(f"no threshold extrapolation: {exc}", soft_wrap=True)
+    if args.out:
+        _io.check_writable(args.out)
+        for curve in curves:
+            curve.save(args.out, group=f"quench/rate={curve.protocol.rate:g}")
+        print(f"curves written to {args.out}")
+    if args.figure:
+        q.curve_figure(curves).savefig(args.figure, dpi=150)
+        print(f"figure written to {args.figure}")
+    return 0
+
+
+def _add_quench_parser(sub: Any) -> None:
+    qp = sub.add_parser(
+        "quench",
+        help="firing-rate curve of a membrane lattice under quench stimuli",
+        description="Equilibrate at T0 with a bias field, cool by k*s, reheat at "
+        "rate r per sweep back to T0; the time spent magnetised (signed m above "
+        "theta) is the firing rate. Prints the curve with errors over seeds, the "
+        "mean-field Glauber curve (complete graph) and ReLU/softplus/power fits.",
+    )
+    qp.add_argument(
+        "--lattice",
+        choices=("complete", "square", "cubic", "chain"),
+        default="complete",
+        help="(complete)",
+    )
+    qp.add_argument(
+        "--side", type=int, help="L, or N for complete/chain (4096, 32, 12, 256)"
+    )
+    qp.add_argument("--coupling", type=float, default=1.0, help="J (1)")
+    qp.add_argument(
+        "--resting-temperature", "-T", type=float, help="T0 (1.5 T_c of the lattice)"
+    )
+    qp.add_argument("--bias", type=float, default=0.05, help="bias field h_b (0.05)")
+    qp.add_argument(
+        "--rates",
+        type=_floats,
+        default=[0.02],
+        help="reheating rates r per sweep, comma-separated (0.02); three or more "
+        "also extrapolate the threshold to r -> 0",
+    )
+    qp.add_argument("--k", type=float, default=1.0, help="cooling per stimulus (1)")
+    qp.add_argument("--stimuli", type=_floats, help="comma-separated stimuli")
+    qp.add_argument("--theta-on", type=float, default=0.5, help="(0.5)")
+    qp.add_argument("--theta-off", type=float, help="(theta-on)")
+    qp.add_argument("--minimum-temperature", type=float, default=0.05, help="(0.05)")
+    qp.add_argument("--equilibration", type=int, default=100, help="sweeps (100)")
+    qp.add_argument("--tail", type=int, default=20, help="sweeps after episode (20)")
+    qp.add_argument("--reheating", choices=("linear", "newtonian"), default="linear")
+    qp.add_argument(
+        "--relaxation-time", type=float, default=50.0, help="Newtonian tau_h (50)"
+    )
+    qp.add_argument(
+        "--min-stimulus",
+        type=float,
+        default=0.0,
+        help="smallest stimulus used in the threshold extrapolation (0)",
+    )
+    qp.add_argument("--seeds", type=int, default=16, help="replicas (16)")
+    qp.add_argument("--seed", type=int, default=1, help="base seed (1)")
+    qp.add_argument("--threads", type=int, default=1, help="threads per run (1)")
+    qp.add_argument("--workers", type=int, default=1, help="processes (1)")
+    qp.add_argument("--out", help="write the curves here (HDF5)")
+    qp.add_argument("--figure", help="write a figure of the curves here")
+    qp.add_argument("--quiet", action="store_true", help="no progress bar")
+    qp.set_defaults(func=_quench)
+
+
 def _add_activation_options(p: argparse.ArgumentParser, default: str) -> None:
     from .perceptron import ACTIVATIONS
 
@@ -943,6 +1184,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=_sweep)
 
     _add_perceptron_parser(sub)
+    _add_quench_parser(sub)
 
     fss = sub.add_parser(
         "scaling",

@@ -29,7 +29,10 @@ Dynamics: ``tau dm/dt = -m + tanh((zJ m + h(t))/T(t))``, the rate equation of a
 firing-rate neurone.  Time is measured in units in which a lattice heat-bath
 (Glauber) simulation performs one sweep per unit of ``tau``: in continuous-time
 Glauber dynamics every spin is updated at rate ``1/tau``, so ``tau = 1``
-corresponds to one update attempt per spin, i.e. one sweep.
+corresponds to one update attempt per spin, i.e. one random-sequential sweep.
+The engine's sweeps visit the sites in a fixed order instead; for the slow modes
+that a quench drives, one such sweep corresponds to ``tau = 1/2``
+(:data:`neurophase.quench.SEQUENTIAL_SWEEP_TAU` explains why).
 """
 
 from __future__ import annotations
@@ -1057,8 +1060,10 @@ def glauber_dynamics(
     firing-rate neurone.  The whole batch is one vectorised ``solve_ivp``
     system with a diagonal Jacobian.
 
-    Time unit: a heat-bath lattice simulation performs one sweep per unit of
-    ``tau`` (continuous-time Glauber: each spin updated at rate ``1/tau``).
+    Time unit: a random-sequential heat-bath simulation performs one sweep per
+    unit of ``tau`` (continuous-time Glauber: each spin updated at rate
+    ``1/tau``); the engine's fixed-order sweep is ``tau = 1/2`` for slow modes
+    (see :mod:`neurophase.quench`).
 
     Parameters
     ----------
