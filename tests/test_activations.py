@@ -173,6 +173,26 @@ def test_float32_kernels_with_extreme_gains(name: str) -> None:
     check_ulp(f"{name}(mixed gains)", func(x, gains), x, ref, np.float32, 1.0)
 
 
+@pytest.mark.parametrize("name", sorted(NATIVE_F32))
+def test_float32_kernels_with_subnormal_results(name: str) -> None:
+    """Where the float32 result is subnormal (logistic(z), softplus(z) and the
+    derivatives for z ~ -88 ... -104; tanh' for z ~ -44 ... -52) it is rounded once
+    from a normal intermediate: within a few subnormal ulp of mpmath, down to the
+    smallest subnormal and to 0 beyond it, for gains 1, 1/2 and 2/0.7 (tanh, -1
+    there, checks the saturation)."""
+    x = np.concatenate(
+        [np.linspace(-105.0, -86.0, 200), np.linspace(-53.0, -43.0, 100)]
+    ).astype(np.float32)
+    func = getattr(act, name)
+    subnormal = 0
+    for g in (1.0, 0.5, 2.0 / 0.7):
+        got = func(x, g)
+        ref = [REFERENCES[name](mp.mpf(float(v)), mp.mpf(g)) for v in x]
+        check_ulp(f"{name}(g={g})", got, x, ref, np.float32, ULP_NATIVE_F32)
+        subnormal += np.count_nonzero((got > 0) & (got < np.finfo(np.float32).tiny))
+    assert subnormal > 50 or name == "tanh"  # tanh is -1 there: no subnormals
+
+
 def test_float32_kernels_at_special_values() -> None:
     """float32 limits: logistic(+-inf) = 1, 0; logistic(-1000) = 0; tanh(+-inf) =
     +-1, tanh(-0) = -0; softplus(inf) = inf, softplus(-inf) = 0, softplus(1e4) =
