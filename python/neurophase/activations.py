@@ -223,24 +223,32 @@ def _apply(
     threads: Any,
 ) -> Result:
     n_threads = _threads(threads)
-    values = [p for _, p in params]
-    arrays: list[FloatArray] = [p for p in values if not isinstance(p, float)]
-    try:
-        if not arrays or all(p.ndim == 0 for p in arrays):
-            shape = x.shape
-        else:
+    # One pass over the parameters: numbers (Python floats) and 0-d arrays never
+    # change the shape, so the common call skips NumPy's broadcasting rules.
+    operands: list[FloatArray | float] = [x]
+    arrays: list[FloatArray] = []
+    shape = x.shape
+    spread = False  # a parameter with axes: NumPy's broadcasting rules apply
+    for _, p in params:
+        operands.append(p)
+        if not isinstance(p, float):
+            arrays.append(p)
+            spread = spread or p.ndim > 0
+    if spread:
+        try:
             shape = np.broadcast_shapes(x.shape, *(p.shape for p in arrays))
-    except ValueError:
-        shapes = ", ".join(f"{n} {np.shape(p)}" for n, p in [("input", x), *params])
-        raise ValueError(f"the arguments do not broadcast together: {shapes}") from None
-    operands: list[FloatArray | float] = [x, *values]
+        except ValueError:
+            shapes = ", ".join(f"{n} {np.shape(p)}" for n, p in [("input", x), *params])
+            raise ValueError(
+                f"the arguments do not broadcast together: {shapes}"
+            ) from None
 
     if out is None:  # the fast path: nothing can overlap a fresh array
-        target = np.empty(shape, dtype=x.dtype)
+        target = np.empty(shape, x.dtype)
         if target.size:
             # Broadcasting (stride 0) happens in the compiled core: no copies here.
             _core.activation(_OPS[op], target, operands, n_threads)
-        return target[()] if target.ndim == 0 else target
+        return target if target.ndim else target[()]
 
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
