@@ -9,6 +9,8 @@ What is measured, as elements per nanosecond (higher is better):
 * ``logistic``, ``tanh``, ``softplus`` and the mean-field activation ``meanfield``
   of :mod:`neurophase.activations`, float32 and float64, on 10^3 ... 10^8
   elements (``--quick``: 10^3, 10^5, 10^6), with 1 and 2 threads;
+* the cost of one call on small arrays (8 and 1000 elements), beside NumPy's
+  equivalents (``h > 0`` for ``step``);
 * in the same run NumPy's equivalents on the same arrays: ``np.tanh(x)``,
   ``1/(1 + np.exp(-x))`` and ``np.logaddexp(0, x)``; the mean-field activation is
   set beside ``np.tanh`` (the cost of one tanh per element) and beside a
@@ -76,6 +78,42 @@ def numpy_equivalent(kernel: str) -> Callable[[np.ndarray], np.ndarray]:
     if kernel == "softplus":
         return lambda x: np.logaddexp(0, x)
     return np.tanh
+
+
+#: Small calls, where the fixed cost of a call decides (the perceptron rule calls
+#: ``step`` once per mistake): kernel, dtype, n, NumPy equivalent.
+SMALL_CALLS = (
+    ("step", np.float64, 8, "h > 0"),
+    ("logistic", np.float64, 8, "1/(1+np.exp(-x))"),
+    ("tanh", np.float32, 8, "np.tanh"),
+    ("logistic", np.float32, 1000, "1/(1+np.exp(-x))"),
+    ("tanh", np.float32, 1000, "np.tanh"),
+)
+
+
+def small_call_costs(
+    x_full: np.ndarray, target: float, repeats: int
+) -> list[dict[str, Any]]:
+    """Microseconds per call on small arrays beside NumPy, default threads."""
+    out = []
+    for kernel, dtype, n, np_name in SMALL_CALLS:
+        x = x_full[:n].astype(dtype)
+        f = getattr(act, kernel)
+        ref = (lambda v: v > 0) if kernel == "step" else numpy_equivalent(kernel)
+        with np.errstate(over="ignore"):
+            res = measure({"ours": f, "numpy": ref}, x, target, repeats)
+        us = {k: n / v["median"] / 1e3 for k, v in res.items()}
+        out.append(
+            {
+                "kernel": kernel,
+                "dtype": np.dtype(dtype).name,
+                "n": n,
+                "numpy_op": np_name,
+                "us_per_call": us,
+                **res,
+            }
+        )
+    return out
 
 
 def brentq_meanfield(h: float) -> float:
@@ -222,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                     {"kernel": kernel, "dtype": np.dtype(dtype).name, "n": n, **res}
                 )
     run["results"] = results
+    run["small_calls"] = small_call_costs(x_full, target, 5)
     run["load_end"] = os.getloadavg()
 
     lines = report(run, scipy)
@@ -256,6 +295,19 @@ def report(run: dict[str, Any], scipy: dict[str, Any]) -> list[str]:
             f"{cell('2T'):>17}{cell('numpy'):>17}  {ratio(r['1T'], r['numpy']):>13}"
             f"{ratio(r['2T'], r['numpy']):>13}{ratio(r['2T'], r['1T']):>13}  "
             f"{NUMPY_NAME[r['kernel']]}"
+        )
+    lines += [
+        "",
+        "Per-call cost on small arrays (default threads): microseconds per call,"
+        " median",
+        f"{'kernel':<10}{'dtype':<9}{'n':>6}{'neurophase':>12}{'numpy':>9}"
+        f"{'ratio':>8}  numpy op",
+    ]
+    for c in run.get("small_calls", []):
+        ours_us, np_us = c["us_per_call"]["ours"], c["us_per_call"]["numpy"]
+        lines.append(
+            f"{c['kernel']:<10}{c['dtype']:<9}{c['n']:>6}{ours_us:>12.2f}"
+            f"{np_us:>9.2f}{ours_us / np_us:>8.2f}  {c['numpy_op']}"
         )
     lines += [
         "",

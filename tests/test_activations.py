@@ -22,10 +22,27 @@ DTYPES = [
     pytest.param(np.float64, id="float64"),
     pytest.param(np.float32, id="float32"),
 ]
-#: Largest error allowed, in ulp of the result dtype (float32 results are the
-#: double-precision result rounded once, so they stay within one ulp).
+#: Largest error allowed, in ulp of the result dtype (float32 results of most units
+#: are the double-precision result rounded once, so they stay within one ulp).
 ULP = {np.float64: 4.0, np.float32: 1.0}
+#: Units with native single-precision kernels: float32 in, float32 arithmetic, held
+#: to the same few-ulp bound as the double-precision kernels.
+NATIVE_F32 = {
+    "logistic",
+    "logistic_derivative",
+    "tanh",
+    "tanh_derivative",
+    "softplus",
+    "softplus_derivative",
+}
+ULP_NATIVE_F32 = 4.0
 GAINS = (1.0, 0.5, 4.0)  # powers of two: g*x is exact, the reference sees the same z
+
+
+def ulp_bound(name: str, dtype: type) -> float:
+    """The error bound of unit ``name`` for ``dtype``."""
+    return ULP_NATIVE_F32 if dtype is np.float32 and name in NATIVE_F32 else ULP[dtype]
+
 
 mp.mp.dps = 50
 
@@ -111,7 +128,93 @@ def test_elementwise_within_few_ulp_of_mpmath(name: str, dtype: type) -> None:
         got = func(x, g)
         assert got.dtype == dtype
         ref = [REFERENCES[name](mp.mpf(float(v)), mp.mpf(g)) for v in x]
-        check_ulp(f"{name}(g={g})", got, x, ref, dtype)
+        check_ulp(f"{name}(g={g})", got, x, ref, dtype, ulp_bound(name, dtype))
+
+
+@pytest.mark.parametrize("name", sorted(NATIVE_F32))
+def test_float32_kernels_with_inexact_gains_within_few_ulp(name: str) -> None:
+    """The single-precision kernels carry g x with ~48 bits (the gain split into
+    two floats): for gains no float32 holds (2/0.7, 1/3, 1e-5, 3e4) and per-element
+    gain arrays they stay within a few ulp of mpmath evaluated at the exact
+    double-precision gain, also in the tails where exp(-|g x|) magnifies an error
+    of g x by |g x|."""
+    func = getattr(act, name)
+    rng = np.random.default_rng(13)
+    x = sample(np.float32, n=150)
+    for g in (2.0 / 0.7, 1.0 / 3.0, 1e-5, 3e4):
+        got = func(x, g)
+        assert got.dtype == np.float32
+        ref = [REFERENCES[name](mp.mpf(float(v)), mp.mpf(g)) for v in x]
+        check_ulp(f"{name}(g={g})", got, x, ref, np.float32, ULP_NATIVE_F32)
+    gains = 10.0 ** rng.uniform(-2, 2, x.size)
+    got = func(x, gains)
+    ref = [
+        REFERENCES[name](mp.mpf(float(v)), mp.mpf(float(g)))
+        for v, g in zip(x, gains, strict=True)
+    ]
+    check_ulp(f"{name}(gain array)", got, x, ref, np.float32, ULP_NATIVE_F32)
+
+
+@pytest.mark.parametrize("name", sorted(NATIVE_F32))
+def test_float32_kernels_with_extreme_gains(name: str) -> None:
+    """Gains beyond the range of the single-precision split (2^-60 ... 2^60) take
+    the double-precision kernels: results within one float32 ulp of mpmath, also
+    when such a gain sits in a gain array among ordinary ones."""
+    func = getattr(act, name)
+    x = np.array([-3.0, -0.5, 0.0, 1e-3, 2.0, 1e30, -1e30, 7e-25], np.float32)
+    for g in (1e-30, 1e25):
+        ref = [REFERENCES[name](mp.mpf(float(v)), mp.mpf(g)) for v in x]
+        check_ulp(f"{name}(g={g})", func(x, g), x, ref, np.float32, 1.0)
+    gains = np.array([1.0, 1e-30, 0.3, 1e25, 2.0, 1.0, 0.1, 5.0])
+    ref = [
+        REFERENCES[name](mp.mpf(float(v)), mp.mpf(float(g)))
+        for v, g in zip(x, gains, strict=True)
+    ]
+    check_ulp(f"{name}(mixed gains)", func(x, gains), x, ref, np.float32, 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(NATIVE_F32))
+def test_float32_kernels_with_subnormal_results(name: str) -> None:
+    """Where the float32 result is subnormal (logistic(z), softplus(z) and the
+    derivatives for z ~ -88 ... -104; tanh' for z ~ -44 ... -52) it is rounded once
+    from a normal intermediate: within a few subnormal ulp of mpmath, down to the
+    smallest subnormal and to 0 beyond it, for gains 1, 1/2 and 2/0.7 (tanh, -1
+    there, checks the saturation)."""
+    x = np.concatenate(
+        [np.linspace(-105.0, -86.0, 200), np.linspace(-53.0, -43.0, 100)]
+    ).astype(np.float32)
+    func = getattr(act, name)
+    subnormal = 0
+    for g in (1.0, 0.5, 2.0 / 0.7):
+        got = func(x, g)
+        ref = [REFERENCES[name](mp.mpf(float(v)), mp.mpf(g)) for v in x]
+        check_ulp(f"{name}(g={g})", got, x, ref, np.float32, ULP_NATIVE_F32)
+        subnormal += np.count_nonzero((got > 0) & (got < np.finfo(np.float32).tiny))
+    assert subnormal > 50 or name == "tanh"  # tanh is -1 there: no subnormals
+
+
+def test_float32_kernels_at_special_values() -> None:
+    """float32 limits: logistic(+-inf) = 1, 0; logistic(-1000) = 0; tanh(+-inf) =
+    +-1, tanh(-0) = -0; softplus(inf) = inf, softplus(-inf) = 0, softplus(1e4) =
+    1e4, softplus(-50) = 1.93e-22 (not 0); tanh'(20) = 1.7e-17 (not 0); the
+    derivatives vanish at +-inf."""
+    f32 = np.float32
+    inf = np.array([np.inf, -np.inf], f32)
+    assert list(act.logistic(inf)) == [1.0, 0.0]
+    assert act.logistic(np.array(-1000.0, f32)) == 0.0
+    assert list(act.tanh(inf)) == [1.0, -1.0]
+    assert np.signbit(act.tanh(np.array(-0.0, f32)))
+    assert list(act.softplus(inf)) == [np.inf, 0.0]
+    assert act.softplus(np.array(1e4, f32)) == f32(1e4)
+    assert act.softplus(np.array(-50.0, f32)) == pytest.approx(
+        float(mp.log1p(mp.exp(-50))), rel=3e-7
+    )
+    assert act.tanh_derivative(np.array(20.0, f32)) == pytest.approx(
+        float(mp.sech(20) ** 2), rel=3e-7
+    )
+    for name in ("logistic_derivative", "tanh_derivative", "softplus_derivative"):
+        d = getattr(act, name)(inf)
+        assert d[1] == 0.0 and d[0] == (1.0 if name == "softplus_derivative" else 0.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -639,6 +742,43 @@ def _all_calls(x: npt.NDArray, **kw: object) -> list[npt.NDArray]:
     outs.append(act.quench_meanfield_rate(x, 2.0, 1.0, **kw))
     outs.append(act.quench_meanfield_rate_derivative(x, 2.0, 1.0, **kw))
     return outs
+
+
+def test_float32_kernels_do_not_depend_on_threads_or_simd_path() -> None:
+    """The single-precision kernels give bitwise identical results for 1 and 2
+    threads and for the AVX2 + FMA (8 lanes) and the portable path, with scalar and
+    per-element gains (one outside the range of the single-precision split) and
+    strided views; the length leaves a partial last vector."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(150_007) * 30).astype(np.float32)
+    x[::89] = 0.0
+    x[::101] = (10.0 ** rng.uniform(-45, 38, x[::101].size)).astype(np.float32)
+    gains = 10.0 ** rng.uniform(-1, 1, x.size)
+    gains[77_777] = 1e-30
+    funcs = [getattr(act, n) for n in sorted(NATIVE_F32)]
+
+    def calls(xx: npt.NDArray, gg: npt.NDArray, **kw: object) -> list[npt.NDArray]:
+        return [f(xx, g, **kw) for f in funcs for g in (1.0, 2.0 / 0.7, gg)]
+
+    ref = calls(x, gains, threads=1)
+    for a, b in zip(ref, calls(x, gains, threads=2), strict=True):
+        assert a.dtype == np.float32
+        assert np.array_equal(a, b, equal_nan=True)
+    strided = np.repeat(x, 2)[::2]
+    for a, b in zip(ref, calls(strided, gains, threads=2), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    before = act.simd_path()
+    try:
+        for path in act.simd_paths():
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            n = 80_011
+            for a, b in zip(calls(x[:n], gains[:n], threads=2), ref, strict=True):
+                assert np.array_equal(a, b[:n], equal_nan=True), path
+    finally:
+        act.select_simd_path(before)
 
 
 def test_results_do_not_depend_on_threads_or_simd_path() -> None:

@@ -1,3 +1,5 @@
+#include <array>
+
 #include "common.hpp"
 #include "neurophase/activations.hpp"
 
@@ -35,19 +37,38 @@ ActivationOperand operand(const py::array& a, const std::vector<int64_t>& shape,
 void bind_activations(py::module_& m) {
     m.def(
         "activation",
-        [](int op, py::array out, const std::vector<py::array>& inputs, int threads) {
+        [](int op, py::array out, const py::sequence& inputs, int threads) {
             if (op < 0 || op >= static_cast<int>(Activation::count))
                 throw py::value_error("unknown activation " + std::to_string(op));
             const auto act = static_cast<Activation>(op);
-            if (static_cast<int>(inputs.size()) != activation_arity(act))
+            const auto n_in = static_cast<int>(inputs.size());
+            if (n_in != activation_arity(act))
                 throw py::value_error("activation " + std::to_string(op) + " takes " +
                                       std::to_string(activation_arity(act)) +
                                       " inputs");
             if (!out.writeable()) throw py::value_error("out must be writeable");
             const std::vector<int64_t> shape(out.shape(), out.shape() + out.ndim());
             const ActivationOperand dst = operand(out, shape, "out");
+            // Python floats are scalar operands (stride 0 on every axis): no 0-d
+            // array is made for them.
+            std::array<double, 8> scalars{};
+            std::vector<py::array> arrays;
+            arrays.reserve(n_in);
             std::vector<ActivationOperand> src;
-            for (const auto& a : inputs) src.push_back(operand(a, shape, "input"));
+            src.reserve(n_in);
+            for (int k = 0; k < n_in; ++k) {
+                const py::handle item = inputs[k];
+                if (PyFloat_CheckExact(item.ptr())) {
+                    scalars[k] = PyFloat_AS_DOUBLE(item.ptr());
+                    src.push_back(ActivationOperand{
+                        &scalars[k], false, std::vector<int64_t>(shape.size(), 0)});
+                } else {
+                    if (!py::isinstance<py::array>(item))
+                        throw py::type_error("input must be a float or an array");
+                    arrays.push_back(py::reinterpret_borrow<py::array>(item));
+                    src.push_back(operand(arrays.back(), shape, "input"));
+                }
+            }
             {
                 // The arrays are held by the caller's frame for the whole call and
                 // the kernels touch no Python object, so the GIL can go.

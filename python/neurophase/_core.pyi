@@ -1,4 +1,5 @@
 # Type stub of the private compiled core; kept in step with cpp/bindings/.
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,10 @@ def coordination(
     shape: list[int] | tuple[int, ...], periodic: bool, complete: bool
 ) -> int: ...
 def activation(
-    op: int, out: npt.NDArray[Any], inputs: list[npt.NDArray[Any]], threads: int
+    op: int,
+    out: npt.NDArray[Any],
+    inputs: Sequence[npt.NDArray[Any] | float],
+    threads: int,
 ) -> None: ...
 def activation_paths() -> list[str]: ...
 def activation_path() -> str: ...
