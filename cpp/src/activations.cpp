@@ -19,6 +19,8 @@ namespace neurophase {
 
 namespace {
 
+// Limitation: the widest path is AVX2 + FMA (4 doubles, 8 floats); on AVX-512 CPUs
+// NumPy's own tanh uses 512-bit registers and beats the float32 tanh kernel here.
 // --- portable backend: one double per "vector" -------------------------------------
 // std::fma is a correctly rounded fused multiply-add on every CPU (in hardware where
 // there is one), so this path gives the same bits as the AVX2 + FMA path.
