@@ -381,7 +381,8 @@ def test_extrapolation_recovers_critical_temperature_and_omega():
 
 
 def test_power_law_fit_of_exact_power():
-    """y = 3 L^1.75 gives exponent 1.75 and amplitude 3; zero errors refused."""
+    """y = 3 L^1.75 gives exponent 1.75 and amplitude 3; zero errors refused unless
+    the input is declared exact."""
     sizes = [8, 16, 32]
     y = 3.0 * np.array(sizes, dtype=float) ** 1.75
     samples = np.stack([y, y * 1.001, y * 0.999])
@@ -390,6 +391,9 @@ def test_power_law_fit_of_exact_power():
     assert fit.amplitude == pytest.approx(3.0, rel=1e-12)
     with pytest.raises(ValueError, match="positive error"):
         scaling.fit_power_law(sizes, np.stack([y, y, y]))
+    exact = scaling.fit_power_law(sizes, np.stack([y, y, y]), exact=True)
+    assert exact.exponent.value == pytest.approx(1.75, abs=1e-12)
+    assert exact.exponent.error == 0.0
 
 
 def _synthetic_collapse(noise_seed: int) -> scaling.CollapseData:

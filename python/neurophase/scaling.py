@@ -1519,17 +1519,20 @@ class PowerLaw:
     exponent_samples: _FloatArray = field(repr=False)
 
 
-def fit_power_law(sizes: Sequence[int], samples: npt.ArrayLike) -> PowerLaw:
+def fit_power_law(
+    sizes: Sequence[int], samples: npt.ArrayLike, *, exact: bool = False
+) -> PowerLaw:
     """Fit ``|y| = A size^p`` to jackknife samples ``(K + 1, n_sizes)`` of y.
 
     Each sample is fitted by weighted least squares in ``ln|y|`` against
-    ``ln size`` with the weights of the full data.
+    ``ln size`` with the weights of the full data; with ``exact=True`` (values
+    from exact distributions, whose errors vanish) the fit is unweighted.
 
     Raises
     ------
     ValueError
         With fewer than 2 sizes, values that are zero or non-finite, or errors
-        that are not positive.
+        that are not positive (unless ``exact``).
     """
     s = np.asarray(samples, dtype=np.float64)
     x = np.log(np.asarray(sizes, dtype=np.float64))
@@ -1541,11 +1544,15 @@ def fit_power_law(sizes: Sequence[int], samples: npt.ArrayLike) -> PowerLaw:
         raise ValueError("power-law fit: values must be finite and nonzero")
     y = np.log(np.abs(s))
     err = np.array([_jackknife_error(s[:, i]) for i in range(x.size)])
-    if not np.all(err > 0):
+    if exact:
+        # Exact input: the jackknife samples agree (to rounding); unweighted.
+        sigma = np.ones_like(err)
+    elif not np.all(err > 0):
         raise ValueError(
             f"power-law fit: every size needs a positive error bar, got {err.tolist()}"
         )
-    sigma = err / np.abs(s[0])
+    else:
+        sigma = err / np.abs(s[0])
     w = 1.0 / sigma
     design = np.stack([np.ones_like(x), x], axis=1) * w[:, None]
     coef = np.linalg.lstsq(design, (y * w[None, :]).T, rcond=None)[0]  # (2, K + 1)
@@ -2185,8 +2192,9 @@ def analyse(
     largest = max(binder_x, key=lambda c: (c.sizes[1], c.sizes[0]))
     t0 = largest.temperature_samples
 
+    exact = all(h.exact for size in sizes for h in data._histograms(size))
     slopes = _at_temperature(data, "binder_slope", t0)
-    inv_nu0 = fit_power_law(sizes, slopes)
+    inv_nu0 = fit_power_law(sizes, slopes, exact=exact)
     extrap = None
     tc_samples, method = t0, f"Binder crossing of sizes {largest.sizes}"
     lo, hi = data.common_range()
@@ -2220,11 +2228,17 @@ def analyse(
                 f"extrapolated Binder crossings (omega = {extrap.omega.value:.3g}, "
                 f"chi2/ndof = {extrap.chi2:.3g}/{extrap.ndof})"
             )
-    inv_nu = fit_power_law(sizes, _at_temperature(data, "binder_slope", tc_samples))
-    gamma = fit_power_law(
-        sizes, _at_temperature(data, "susceptibility_second_moment", tc_samples)
+    inv_nu = fit_power_law(
+        sizes, _at_temperature(data, "binder_slope", tc_samples), exact=exact
     )
-    mag = fit_power_law(sizes, _at_temperature(data, "abs_magnetisation", tc_samples))
+    gamma = fit_power_law(
+        sizes,
+        _at_temperature(data, "susceptibility_second_moment", tc_samples),
+        exact=exact,
+    )
+    mag = fit_power_law(
+        sizes, _at_temperature(data, "abs_magnetisation", tc_samples), exact=exact
+    )
     flipped = -mag.exponent_samples
     beta_nu = PowerLaw(
         exponent=_estimate(flipped),
@@ -2240,7 +2254,7 @@ def analyse(
     try:
         pk = peaks(data, "susceptibility")
         gamma_peak = fit_power_law(
-            sizes, np.stack([p.height_samples for p in pk], axis=1)
+            sizes, np.stack([p.height_samples for p in pk], axis=1), exact=exact
         )
     except ValueError as exc:
         notes.append(f"no susceptibility peaks: {exc}")
