@@ -139,7 +139,7 @@ class BenchTable:
         return {
             "title": self.title,
             "columns": list(self.columns),
-            "rows": [list(r) for r in self.rows],
+            "rows": [_jsonable(list(r)) for r in self.rows],
             "notes": list(self.notes),
         }
 
@@ -536,6 +536,10 @@ def _engine_workload(sim: Simulation, used: dict[str, int]) -> Workload:
     return work
 
 
+def _finite(x: float) -> float | str:
+    return float(x) if math.isfinite(x) else "n/a"
+
+
 def _percent(x: float) -> float | str:
     return round(100.0 * x, 1) if math.isfinite(x) else "n/a"
 
@@ -619,7 +623,7 @@ def _engine_table(
                         side,
                         t,
                         u["threads"],
-                        s.median,
+                        _finite(s.median),
                         _percent(s.spread),
                         _ratio(s.cpu_per_wall, 1.0),
                         _ratio(s.median, samples[f"{algorithm}|{base}"].median),
@@ -667,7 +671,13 @@ def _wolff_table(settings: _Settings, log: _Progress) -> BenchTable:
         s, u = samples[str(side)], used[str(side)]
         cluster = u["flips"] / u["clusters"] if u.get("clusters") else math.nan
         table.rows.append(
-            [side, s.median, _ratio(1.0, s.median), cluster, _percent(s.spread)]
+            [
+                side,
+                _finite(s.median),
+                _ratio(1.0, s.median),
+                _finite(cluster),
+                _percent(s.spread),
+            ]
         )
     return table
 
@@ -808,7 +818,17 @@ def _activation_tables(
                 m = s[f"{k}|{t}"].median
                 cpu = _ratio(s[f"{k}|{t}"].cpu_per_wall, 1.0)
                 kern.rows.append(
-                    [k, name, t, m, ref, _ratio(m, ref), cpu, expr, deviation[k]]
+                    [
+                        k,
+                        name,
+                        t,
+                        _finite(m),
+                        _finite(ref),
+                        _ratio(m, ref),
+                        cpu,
+                        expr,
+                        _finite(deviation[k]),
+                    ]
                 )
         brentq = s["mf|brentq"].median
         tanh_rate = s["mf|np.tanh"].median
@@ -819,11 +839,11 @@ def _activation_tables(
                 [
                     name,
                     t,
-                    m,
+                    _finite(m),
                     cpu,
-                    tanh_rate,
+                    _finite(tanh_rate),
                     _ratio(tanh_rate, m),
-                    brentq,
+                    _finite(brentq),
                     _ratio(m, brentq),
                 ]
             )
