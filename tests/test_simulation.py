@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -655,3 +656,65 @@ def test_first_wolff_cluster_of_an_all_up_4096_lattice_spans_it_without_recursio
     assert run.clusters == 1
     assert 0.99 < covered < 0.997
     assert run.magnetisation[0] == pytest.approx(1.0 - 2.0 * covered, abs=1e-12)
+
+
+def test_sweeps_beyond_the_engine_counters_are_refused() -> None:
+    lattice = npx.Lattice.square(4)
+    for record in (True, False):
+        with pytest.raises(ValueError, match=r"sweeps must be .*2\*\*62"):
+            npx.Simulation(lattice).run(10**20, temperature=2.0, record=record)
+    with pytest.raises(ValueError, match=r"sweeps must be .*2\*\*62"):
+        npx.simulate(lattice, temperature=2.0, sweeps=10**20)
+    with pytest.raises(ValueError, match=r"burn_in must be .*2\*\*62"):
+        npx.simulate(lattice, temperature=2.0, sweeps=10, burn_in=2**63)
+
+
+def test_runs_and_lattices_larger_than_memory_are_refused_up_front(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from neurophase import _validate
+
+    monkeypatch.setattr(_validate, "physical_memory", lambda: 2**30)
+    lattice = npx.Lattice.square(4)
+    # 10**8 recorded sweeps need 40 bytes each (schedules and records): 4 GB.
+    with pytest.raises(ValueError, match=r"sweeps = 100000000 \(40 bytes per sweep"):
+        npx.simulate(lattice, temperature=2.0, sweeps=10**8)
+    with pytest.raises(ValueError, match=r"sweeps = 100000000 \(16 bytes per sweep"):
+        npx.Simulation(lattice).run(10**8, temperature=2.0, record=False)
+    with pytest.raises(ValueError, match=r"lattice of shape \(65536, 65536\)"):
+        npx.Simulation(npx.Lattice((2**16, 2**16)))
+
+
+def test_save_to_an_unwritable_place_names_the_path_not_a_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    sim = npx.Simulation(npx.Lattice.square(4))
+    if Path("/proc").is_dir():
+        with pytest.raises(OSError, match=r"cannot write /proc/x\.pkl") as info:
+            sim.save("/proc/x.pkl")
+        assert ".tmp" not in str(info.value)
+
+    # A failure of the rename itself (full disk, say) also names the target.
+    def fail(src: str, dst: object) -> None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), src)
+
+    monkeypatch.setattr(os, "replace", fail)
+    target = tmp_path / "state.pkl"
+    with pytest.raises(OSError, match=re.escape(f"cannot write {target}")) as info:
+        sim.save(target)
+    assert ".tmp" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_loading_garbage_says_not_a_checkpoint_or_corrupted(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pkl"
+    good = tmp_path / "good.pkl"
+    npx.Simulation(npx.Lattice.square(4)).save(good)
+    bad.write_bytes(good.read_bytes()[:40] + b"\x00" * 10 + good.read_bytes()[50:])
+    with pytest.raises(
+        ValueError, match=re.escape(f"not a neurophase checkpoint or corrupted: {bad}")
+    ):
+        npx.Simulation.load(bad)

@@ -52,12 +52,18 @@ def write_atomically(
             os.fsync(f.fileno())
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, target)
-    except PermissionError as exc:
-        raise OSError(f"cannot write {target}: {exc.strerror}") from None
+    except OSError as exc:
+        # The temporary file's name means nothing to the caller: name the target.
+        raise OSError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:
-    """Raise OSError naming ``path`` unless it can be written as a file."""
+    """Raise OSError naming ``path`` unless it can be written as a file.
+
+    Besides the folder's existence, a probe file is created (and removed) next
+    to ``path``: permissions, read-only mounts and pseudo file systems such as
+    /proc all show up before any work is done.
+    """
     target = Path(path)
     if target.is_dir():
         raise OSError(f"cannot write {target}: it is a folder, not a file")
@@ -66,3 +72,16 @@ def check_writable(path: str | os.PathLike[str]) -> None:
         raise OSError(f"cannot write {target}: folder {folder} does not exist")
     if not folder.is_dir():
         raise OSError(f"cannot write {target}: {folder} is not a folder")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OSError(f"cannot write {target}: the file is read-only")
+    try:
+        fd, probe = tempfile.mkstemp(
+            dir=folder, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise OSError(
+            f"cannot write {target}: folder {folder} is not writable "
+            f"({exc.strerror or exc})"
+        ) from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)

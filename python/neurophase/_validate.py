@@ -12,6 +12,10 @@ import numpy.typing as npt
 
 SEED_MAX = 2**64 - 1
 
+# The engine counts sweeps in unsigned 64-bit integers (the sweep index keys the
+# random streams); a cap well below 2**64 leaves room for the sweeps already done.
+SWEEPS_MAX = 2**62
+
 
 def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     """Return ``value`` as an int >= ``minimum`` or raise naming ``name``."""
@@ -21,6 +25,47 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {v}")
     return v
+
+
+def sweeps(name: str, value: Any, *, minimum: int = 0) -> int:
+    """Return a sweep count in [``minimum``, :data:`SWEEPS_MAX`] or raise."""
+    v = positive_int(name, value, minimum=minimum)
+    if v > SWEEPS_MAX:
+        raise ValueError(
+            f"{name} must be an integer in [{minimum}, 2**62], got {v} (the engine "
+            "counts sweeps in 64-bit integers)"
+        )
+    return v
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine, or None where unknown."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # not on a POSIX system
+        return None
+
+
+def fits_in_memory(what: str, nbytes: int) -> None:
+    """Raise ValueError naming ``what`` if ``nbytes`` exceed the physical memory.
+
+    ``what`` says which parameter asks for the memory, e.g. "sweeps = 10**12
+    (16 bytes per sweep)".
+    """
+    limit = physical_memory()
+    if limit is not None and nbytes > limit:
+        raise ValueError(
+            f"{what} needs {_bytes(nbytes)}, more than the {_bytes(limit)} of "
+            "physical memory of this machine"
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" else f"{int(n)} bytes"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
 
 
 def finite_float(name: str, value: Any, *, positive: bool = False) -> float:

@@ -340,6 +340,11 @@ class Simulation:
         )
         self.sweeps_done = 0
         self._pilot_temperature: float | None = None
+        # One byte per spin (one bit for the packed engine), before allocating.
+        spin_bytes = -(-lattice.n_sites // 8) if self._msc else lattice.n_sites
+        _validate.fits_in_memory(
+            f"lattice of shape {lattice.shape} ({lattice.n_sites} spins)", spin_bytes
+        )
         # The multi-spin-coded engine keeps its spins packed (1 bit each) in
         # _words; the byte engines keep one int8 per spin in _spins.
         self._spins = np.empty(0 if self._msc else lattice.n_sites, dtype=np.int8)
@@ -424,7 +429,8 @@ class Simulation:
         Parameters
         ----------
         sweeps : int
-            Number of sweeps, >= 0.
+            Number of sweeps, in [0, 2**62]. The per-sweep schedule and records
+            (16 bytes per sweep, 40 with ``record``) must fit in physical memory.
         temperature : float or array_like
             T > 0 (finite): one value, or one per sweep (shape ``(sweeps,)``) for a
             schedule such as a quench and reheating.
@@ -442,7 +448,7 @@ class Simulation:
             length. Needs ``record=True`` and a periodic hypercubic lattice; costs
             about one more pass over the spins per sweep.
         """
-        sweeps = _validate.positive_int("sweeps", sweeps, minimum=0)
+        sweeps = _validate.sweeps("sweeps", sweeps)
         if not isinstance(record_kmin, (bool, np.bool_)):
             raise TypeError(f"record_kmin must be True or False, got {record_kmin!r}")
         if record_kmin and (
@@ -459,6 +465,9 @@ class Simulation:
                 "record_kmin=True is not available with algorithm='metropolis-msc'; "
                 "use 'metropolis' or 'wolff'"
             )
+        _check_run_memory(
+            sweeps, record=bool(record), kmin_axes=self.lattice.dimension * record_kmin
+        )
         T = _per_sweep("temperature", temperature, sweeps)
         if np.any(T <= 0.0):
             bad = T[T <= 0.0][0]
@@ -784,13 +793,15 @@ class Simulation:
 
         Only load files you trust: the format is a pickle of plain data.
         """
-        try:
-            with open(path, "rb") as f:
+        with open(path, "rb") as f:  # a missing file stays a FileNotFoundError
+            try:
                 state = pickle.load(f)
-        except (pickle.UnpicklingError, EOFError) as exc:
-            raise ValueError(f"{path} is not a neurophase checkpoint ({exc})") from exc
+            except Exception:  # any garbage: pickle's own message says nothing useful
+                raise ValueError(
+                    f"not a neurophase checkpoint or corrupted: {path}"
+                ) from None
         if not isinstance(state, dict):
-            raise ValueError(f"{path} is not a neurophase checkpoint")
+            raise ValueError(f"not a neurophase checkpoint or corrupted: {path}")
         return cls.from_state(state)
 
 
@@ -834,8 +845,12 @@ def simulate(
         threads=threads,
         clusters_per_sweep=clusters_per_sweep,
     )
-    burn_in = _validate.positive_int("burn_in", burn_in, minimum=0)
-    sweeps = _validate.positive_int("sweeps", sweeps, minimum=0)
+    burn_in = _validate.sweeps("burn_in", burn_in)
+    sweeps = _validate.sweeps("sweeps", sweeps)
+    _check_run_memory(burn_in, record=False, kmin_axes=0, name="burn_in")
+    _check_run_memory(
+        sweeps, record=True, kmin_axes=lattice.dimension * bool(record_kmin)
+    )
     T = _per_sweep("temperature", temperature, sweeps)
     sched = None
     if field_schedule is not None:
@@ -874,6 +889,22 @@ def _user_stacklevel() -> int:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return level
+
+
+# Bytes per sweep of a run: temperature and field schedules (8 + 8), and with
+# record=True magnetisation, energy and staggered magnetisation (8 each).
+_SCHEDULE_BYTES = 16
+_RECORD_BYTES = 24
+
+
+def _check_run_memory(
+    sweeps: int, *, record: bool, kmin_axes: int, name: str = "sweeps"
+) -> None:
+    """Raise ValueError if a run's per-sweep arrays exceed the physical memory."""
+    per_sweep = _SCHEDULE_BYTES + (_RECORD_BYTES + 8 * kmin_axes if record else 0)
+    _validate.fits_in_memory(
+        f"{name} = {sweeps} ({per_sweep} bytes per sweep)", per_sweep * sweeps
+    )
 
 
 def _per_sweep(name: str, value: Any, sweeps: int) -> npt.NDArray[np.float64]:
