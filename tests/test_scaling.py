@@ -727,3 +727,42 @@ def test_sweep_store_feeds_the_scaling_analysis(tmp_path):
         assert value[0] == pytest.approx(table["binder"].iloc[i], rel=1e-9)
     with pytest.raises(ValueError, match="geometry must be one of"):
         scaling.ScalingData.from_sweep(result, geometry="cubic")
+
+
+@pytest.mark.parametrize("omega", [-1.0, 0.0, math.nan, math.inf])
+def test_analyse_refuses_an_omega_that_is_not_finite_and_positive(
+    omega: float,
+) -> None:
+    data = scaling.ScalingData.curie_weiss([64, 256], [0.95, 1.0, 1.05])
+    with pytest.raises(ValueError, match="omega must be finite and > 0"):
+        scaling.analyse(data, omega=omega)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupted_study_hands_back_the_finished_runs(workers: int) -> None:
+    # Ctrl-C (here raised by the progress callback of the third run) ends the
+    # study with StudyInterrupted, a KeyboardInterrupt holding the finished runs.
+    calls = []
+
+    def progress(size: int, temperature: float) -> None:
+        calls.append((size, temperature))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(scaling.StudyInterrupted) as info:
+        scaling.run_study(
+            npx.Lattice.square,
+            [4, 6],
+            [2.2, 2.4],
+            sweeps=100,
+            burn_in=10,
+            algorithm="metropolis",
+            seed=SEED,
+            n_blocks=5,
+            workers=workers,
+            progress=progress,
+        )
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert info.value.total == 4
+    assert 2 <= len(info.value.runs) <= 3
+    assert all(r.sweeps == 100 for r in info.value.runs)

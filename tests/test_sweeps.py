@@ -701,3 +701,57 @@ def test_cli_errors_name_the_problem_and_exit_with_status_2(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "cannot reach the Dask scheduler" in result.stderr
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ("temperature = { start = 2.2, stop = 2.34, num = 100000000 }", "num must"),
+        (
+            "temperature = { start = 2.2, stop = 2.34, num = 1000 }\n"
+            "seed = [" + ", ".join(map(str, range(1001))) + "]",
+            "at most 1000000",
+        ),
+    ],
+    ids=["range", "product"],
+)
+def test_a_grid_of_more_than_a_million_tasks_is_refused_at_once(
+    grid: str, message: str
+) -> None:
+    text = f'[grid]\ngeometry = "square"\nL = 8\n{grid}\n'
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        sweeps.SweepSpec.from_toml(text)
+    assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("sweeps = 100000000000000000000", r"sweep.sweeps must be .*2\*\*62"),
+        ("sweeps = 100000000000000000", "sweep.sweeps = .* physical memory"),
+        ("burn_in = 100000000000000000", "sweep.burn_in = .* physical memory"),
+    ],
+    ids=["cap", "memory", "burn-in"],
+)
+def test_absurd_run_lengths_are_refused_before_anything_is_written(
+    sweep: str, message: str, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f'[sweep]\n{sweep}\n[grid]\ngeometry = "square"\nL = 8\ntemperature = 2\n'
+    )
+    folder = tmp_path / "run"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=message):
+        sweeps.run_sweep(spec, folder / "w.h5")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_bad_scheduler_address_is_refused_before_a_client_exists(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "w.h5"
+    with pytest.raises(ValueError, match="scheduler 'garbage' is not a Dask address"):
+        sweeps.run_sweep(_spec(), out, scheduler="garbage")
+    assert list(tmp_path.iterdir()) == []

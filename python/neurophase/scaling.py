@@ -72,7 +72,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import gammaln
 
-from . import _io
+from . import _io, _validate
 from .simulation import NeurophaseWarning, Run
 from .statistics import Estimate, integrated_autocorrelation_time
 
@@ -97,6 +97,7 @@ __all__ = [
     "ScalingResult",
     "ScalingWarning",
     "Series",
+    "StudyInterrupted",
     "analyse",
     "collapse",
     "comparison_table",
@@ -139,6 +140,19 @@ _SCAN_POINTS = 81
 
 class ScalingWarning(NeurophaseWarning):
     """A finite-size-scaling result whose error bar may not be trustworthy."""
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_study`; ``.runs`` holds the runs that finished.
+
+    The runs are in task order (sizes, then temperatures) with gaps where a run
+    had not finished; a run cut short is dropped.
+    """
+
+    def __init__(self, runs: list[Run], total: int) -> None:
+        super().__init__(f"interrupted after {len(runs)} of {total} runs")
+        self.runs = runs
+        self.total = total
 
 
 class ReweightingRangeError(ValueError):
@@ -2186,6 +2200,10 @@ def analyse(
     """
     if not isinstance(data, ScalingData):
         raise TypeError(f"data must be a ScalingData, got {type(data).__name__}")
+    if omega is not None:
+        # A bad omega would only fail inside the extrapolation, and the analysis
+        # would fall back to the largest pair with a note: refuse it here.
+        omega = _validate.finite_float("omega", omega, positive=True)
     notes = list(data.notes)
     sizes = data.sizes
     binder_x = crossings(data, "binder", pairs=pairs)
@@ -2446,6 +2464,11 @@ def run_study(
         GIL). The records do not depend on it: every run has its own seed.
     progress : callable, optional
         Called as ``progress(size, temperature)`` after each run.
+
+    Raises
+    ------
+    StudyInterrupted
+        On Ctrl-C, with the runs finished so far (a ``KeyboardInterrupt``).
     """
     from .simulation import simulate
 
@@ -2484,16 +2507,29 @@ def run_study(
             progress(size, t)
         return run
 
+    done: dict[int, Run] = {}
     if workers == 1:
-        runs = [one(task) for task in tasks]
+        try:
+            for k, task in enumerate(tasks):
+                done[k] = one(task)
+        except KeyboardInterrupt:
+            raise StudyInterrupted(list(done.values()), len(tasks)) from None
     else:
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
         # Largest lattices first, so that the last runs are short ones.
         order = sorted(range(len(tasks)), key=lambda k: -tasks[k][1].n_sites)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = dict(
-                zip(order, pool.map(one, [tasks[k] for k in order]), strict=True)
-            )
-        runs = [done[k] for k in range(len(tasks))]
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = {pool.submit(one, tasks[k]): k for k in order}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+        except KeyboardInterrupt:
+            # Limitation: runs already started in other threads cannot be stopped
+            # (Ctrl-C reaches the main thread only); they finish before the exit.
+            pool.shutdown(wait=False, cancel_futures=True)
+            finished = [done[k] for k in sorted(done)]
+            raise StudyInterrupted(finished, len(tasks)) from None
+        pool.shutdown()
+    runs = [done[k] for k in range(len(tasks))]
     return ScalingData.from_runs(runs, n_blocks=n_blocks, max_shift=max_shift)

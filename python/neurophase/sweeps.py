@@ -70,7 +70,7 @@ import numpy.typing as npt
 from . import _io, _validate
 from ._info import __version__
 from .lattice import MAX_DIMENSION, Lattice
-from .simulation import ALGORITHMS, _check_algorithm, simulate
+from .simulation import ALGORITHMS, _check_algorithm, _check_run_memory, simulate
 from .statistics import Estimate, integrated_autocorrelation_time
 from .statistics import logger as statistics_logger
 
@@ -268,6 +268,11 @@ def _check_keys(where: str, table: Mapping[str, Any], allowed: Iterable[str]) ->
         )
 
 
+#: Most tasks a specification may have: a grid beyond this is almost surely a typo
+#: (say num = 100000000 for 100), and its bookkeeping alone would take minutes.
+MAX_TASKS = 10**6
+
+
 def _as_int(name: str, value: Any, minimum: int) -> int:
     return _validate.positive_int(name, value, minimum=minimum)
 
@@ -295,6 +300,11 @@ def _axis_values(name: str, raw: Any) -> list[Any]:
         start = _validate.finite_float(f"grid.{name}.start", raw["start"])
         stop = _validate.finite_float(f"grid.{name}.stop", raw["stop"])
         num = _validate.positive_int(f"grid.{name}.num", raw["num"], minimum=0)
+        if num > MAX_TASKS:
+            raise ValueError(
+                f"grid.{name}.num must be at most {MAX_TASKS} (the most tasks a "
+                f"sweep may have), got {num}"
+            )
         return [float(x) for x in np.linspace(start, stop, num)]
     values = list(raw) if isinstance(raw, list | tuple) else [raw]
     if not values:
@@ -384,6 +394,12 @@ class SweepSpec:
                 raise ValueError(f"grid.{axis} is empty: the sweep would have no tasks")
 
         spec = cls(coupling, boundary, seed, series, grid, schedules, source)
+        if spec.n_tasks > MAX_TASKS:
+            sizes = " x ".join(str(n) for n in spec.shape)
+            raise ValueError(
+                f"the grid has {spec.n_tasks} tasks ({sizes} over "
+                f"{', '.join(GRID_AXES)}); a sweep may have at most {MAX_TASKS}"
+            )
         spec._check_systems()
         return spec
 
@@ -499,10 +515,15 @@ class SweepSpec:
 
 
 def _schedule(name: str, table: Mapping[str, Any], where: str) -> Schedule:
+    sweeps = _validate.sweeps(f"{where}sweeps", table["sweeps"], minimum=2)
+    burn_in = _validate.sweeps(f"{where}burn_in", table["burn_in"])
+    # A task holds its records in memory: refuse now, before any file is written.
+    _check_run_memory(sweeps, record=True, kmin_axes=0, name=f"{where}sweeps")
+    _check_run_memory(burn_in, record=False, kmin_axes=0, name=f"{where}burn_in")
     return Schedule(
         name=name,
-        sweeps=_as_int(f"{where}sweeps", table["sweeps"], 2),
-        burn_in=_as_int(f"{where}burn_in", table["burn_in"], 0),
+        sweeps=sweeps,
+        burn_in=burn_in,
         start=_as_str(f"{where}start", table["start"], ("hot", "cold")),
     )
 
@@ -1229,6 +1250,27 @@ def _check_output(out: Path) -> None:
         raise OSError(f"cannot write {out}: the file is read-only")
 
 
+def _check_scheduler_address(scheduler: Any) -> None:
+    """Raise ValueError for an address Dask cannot parse, before any client exists.
+
+    A Client whose constructor fails on the address is left half-made and, when
+    collected, times out closing itself with a traceback on stderr.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be an address string, got {scheduler!r}")
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"scheduler {scheduler!r} is not a Dask address such as "
+            f"tcp://host:8786 ({exc})"
+        ) from None
+
+
 def run_sweep(
     spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any],
     out: str | os.PathLike[str],
@@ -1301,6 +1343,8 @@ def run_sweep(
         raise ValueError(f"executor must be 'processes' or 'threads', got {executor!r}")
     if scheduler is not None and client is not None:
         raise ValueError("give either scheduler or client, not both")
+    if scheduler is not None:
+        _check_scheduler_address(scheduler)
     _check_output(out)
     tasks = spec.tasks()
 
