@@ -21,6 +21,7 @@ from . import (
     Simulation,
     __version__,
     _io,
+    _validate,
     build_info,
 )
 from .simulation import _InterruptFlag
@@ -80,6 +81,55 @@ def _lattice_from_args(args: argparse.Namespace) -> Lattice:
     return Lattice.complete(args.side)
 
 
+def _check_output(option: str, path: str | os.PathLike[str] | None) -> None:
+    """Fail before any work if ``path`` (given with ``option``) cannot be written."""
+    if path is None:
+        return
+    try:
+        _io.check_writable(path)
+    except OSError as exc:
+        raise ValueError(f"{option}: {exc}") from None
+
+
+def _check_figure(option: str, path: str | None) -> None:
+    """Like :func:`_check_output`, and the file's extension must be a format
+    matplotlib can write (no extension: matplotlib's default, png)."""
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if suffix not in formats:
+            raise ValueError(
+                f"{option}: cannot save a figure as {path}: .{suffix} is not a "
+                f"format matplotlib writes ({', '.join(sorted(formats))})"
+            )
+    _check_output(option, path)
+
+
+def _check_folder(option: str, path: str | None) -> None:
+    """Create the folder ``path`` now (as the job would later) and check that
+    files can be written in it."""
+    if path is None:
+        return
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"{option}: cannot create folder {folder}: {exc.strerror or exc}"
+        ) from None
+    _check_output(option, folder / "binder.png")
+
+
+def _interrupted(kept: str) -> int:
+    """Report Ctrl-C in one line on stderr; the exit status of SIGINT."""
+    print(f"neurophase: interrupted; {kept}", file=sys.stderr)
+    return 130
+
+
 def _save_npz(path: Path, **arrays: Any) -> None:
     """Write an .npz file atomically (temporary file renamed into place)."""
     _io.write_atomically(path, lambda f: np.savez(f, **arrays))
@@ -94,11 +144,13 @@ def _save_checkpoint(path: Path, job: dict[str, Any]) -> None:
 def _load_checkpoint(path: str) -> dict[str, Any]:
     if not Path(path).is_file():
         raise ValueError(f"--resume: no checkpoint file {path}")
-    try:
-        with open(path, "rb") as f:
+    with open(path, "rb") as f:
+        try:
             job = pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise ValueError(f"{path} is not a neurophase checkpoint ({exc})") from None
+        except Exception:  # pickle's own message (a memo index...) helps nobody
+            raise ValueError(
+                f"not a neurophase checkpoint or corrupted: {path}"
+            ) from None
     if not isinstance(job, dict) or job.get("kind") != CHECKPOINT_KIND:
         raise ValueError(
             f"{path} is not a checkpoint of 'neurophase simulate' (files written by "
@@ -107,16 +159,55 @@ def _load_checkpoint(path: str) -> dict[str, Any]:
     return job
 
 
+# The summary's jackknife needs three recorded sweeps: with two, every
+# leave-one-out sample is a single sweep and the derived errors are 0 by
+# construction.
+_MIN_SWEEPS = 3
+
+# Bytes per recorded sweep the job keeps in memory (magnetisation and energy).
+_JOB_BYTES_PER_SWEEP = 16
+
+
+def _check_shape_options(args: argparse.Namespace) -> None:
+    """--shape gives the lattice: refuse options that would be silently ignored."""
+    if not args.shape:
+        return
+    if args.side is not None:
+        raise ValueError(
+            "--side and --shape exclude each other (--shape sets every side)"
+        )
+    d = len(args.shape.lower().split("x"))
+    expected = {"chain": 1, "square": 2, "cubic": 3, "hypercubic": args.dimension}
+    if args.lattice == "complete":
+        raise ValueError(
+            f"--shape {args.shape} describes a hypercubic lattice; it cannot be "
+            "combined with --lattice complete (use --side N for the complete graph)"
+        )
+    if args.lattice is not None and expected[args.lattice] not in (None, d):
+        raise ValueError(
+            f"--shape {args.shape} has {d} sides, --lattice {args.lattice} needs "
+            f"{expected[args.lattice]}"
+        )
+
+
 def _new_job(args: argparse.Namespace) -> dict[str, Any]:
+    _check_shape_options(args)
     values = {
         k: (v if getattr(args, k) is None else getattr(args, k))
         for k, v in _SYSTEM_DEFAULTS.items()
     }
     ns = argparse.Namespace(**values)
-    if ns.sweeps < 1:
-        raise ValueError(f"--sweeps must be >= 1, got {ns.sweeps}")
-    if ns.burn_in < 0:
-        raise ValueError(f"--burn-in must be >= 0, got {ns.burn_in}")
+    if ns.sweeps < _MIN_SWEEPS:
+        raise ValueError(
+            f"--sweeps must be >= {_MIN_SWEEPS} (the summary's jackknife errors need "
+            f"three recorded sweeps), got {ns.sweeps}"
+        )
+    ns.sweeps = _validate.sweeps("--sweeps", ns.sweeps, minimum=_MIN_SWEEPS)
+    ns.burn_in = _validate.sweeps("--burn-in", ns.burn_in)
+    _validate.fits_in_memory(
+        f"--sweeps {ns.sweeps} ({_JOB_BYTES_PER_SWEEP} bytes per recorded sweep)",
+        _JOB_BYTES_PER_SWEEP * ns.sweeps,
+    )
     lattice = _lattice_from_args(ns)
     sim = Simulation(
         lattice,
@@ -150,12 +241,18 @@ def _simulate(args: argparse.Namespace) -> int:
     console = Console()
     out = Path(args.out) if args.out else None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    for path, option in ((out, "--out"), (checkpoint, "--checkpoint")):
-        if path is not None:
-            try:
-                _io.check_writable(path)
-            except OSError as exc:
-                raise ValueError(f"{option}: {exc}") from None
+    _check_output("--out", out)
+    _check_output("--checkpoint", checkpoint)
+    if (
+        checkpoint is not None
+        and not args.resume
+        and checkpoint.exists()
+        and not args.force
+    ):
+        raise ValueError(
+            f"--checkpoint {checkpoint} exists: continue its job with --resume "
+            f"{checkpoint}, or start over and overwrite it with --force"
+        )
 
     if args.resume:
         given = [k for k in _SYSTEM_DEFAULTS if getattr(args, k) is not None]
@@ -168,8 +265,14 @@ def _simulate(args: argparse.Namespace) -> int:
         job = _load_checkpoint(args.resume)
         if checkpoint is None:
             checkpoint = Path(args.resume)
+            _check_output("--resume", checkpoint)
     else:
         job = _new_job(args)
+    if out is not None and checkpoint is not None and _same_file(out, checkpoint):
+        raise ValueError(
+            f"--out and --checkpoint name the same file {out}: the records would "
+            "overwrite the checkpoint; give two different files"
+        )
     sim = Simulation.from_state(job["simulation"])
     if args.threads is not None:
         sim.threads = args.threads
@@ -285,7 +388,7 @@ def _simulate(args: argparse.Namespace) -> int:
         summary = _summary(sim, m, e, T)
         for name, est in summary.estimates().items():
             tau = "" if np.isnan(est.tau_int) else f"{est.tau_int:.3g}"
-            table.add_row(name, f"{est.value:.6g}", f"{est.error:.2g}", tau)
+            table.add_row(name, f"{est.value:.6g}", _error_text(est.error), tau)
         notes = list(summary.notes)
     console.print(table)
     for note in notes:
@@ -301,6 +404,17 @@ def _simulate(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     return 0
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (also through links or ``..``)."""
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
+
+
+def _error_text(error: float) -> str:
+    return "n/a" if not np.isfinite(error) else f"{error:.2g}"
 
 
 def _summary(sim: Simulation, m: np.ndarray, e: np.ndarray, temperature: float) -> Any:
@@ -323,8 +437,22 @@ def _sweep(args: argparse.Namespace) -> int:
     from . import sweeps
 
     console = Console(stderr=True)
+    # Every option is checked before the progress bar starts.
+    for option, value in (
+        ("--workers", args.workers),
+        ("--threads-per-task", args.threads_per_task),
+    ):
+        if value is not None:
+            _validate.positive_int(option, value)
+    _validate.finite_float("--timeout", args.timeout, positive=True)
+    if args.scheduler is not None:
+        try:
+            sweeps._check_scheduler_address(args.scheduler)
+        except ValueError as exc:
+            raise ValueError(f"--scheduler: {exc}") from None
     spec = sweeps.SweepSpec.from_file(args.spec)
     out = Path(args.out)
+    _check_output("--out", out)
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else args.executor
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -378,13 +506,37 @@ def _reference_key(kind: str, dimension: int) -> str | None:
     return {2: "square", 3: "cubic"}.get(dimension)
 
 
+def _save_partial_study(args: argparse.Namespace, exc: Any) -> str:
+    """Save the finished runs of an interrupted ``scaling run --save``; say what
+    was kept."""
+    from . import scaling
+
+    done = f"{len(exc.runs)} of {exc.total} runs finished"
+    if not args.save:
+        return f"{done}; nothing saved (no --save)"
+    if not exc.runs:
+        return f"{done}; nothing saved"
+    try:
+        data = scaling.ScalingData.from_runs(
+            exc.runs, n_blocks=args.blocks, max_shift=args.max_shift
+        )
+        data.save(args.save)
+    except (ValueError, OSError) as err:
+        return f"{done}; could not save them ({err})"
+    return f"{done}; their records are saved in {args.save}"
+
+
 def _scaling(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from . import scaling
 
     console = Console()
+    if args.omega is not None:
+        _validate.finite_float("--omega", args.omega, positive=True)
+    _check_folder("--figures", args.figures)
     if args.action == "run":
+        _check_output("--save", args.save)
         if len(args.sizes) < 2:
             raise ValueError(f"--sizes needs at least two sizes, got {args.sizes}")
         if not args.temperatures:
@@ -401,22 +553,25 @@ def _scaling(args: argparse.Namespace) -> int:
         from rich.progress import Progress
 
         total = len(args.sizes) * len(args.temperatures)
-        with Progress(console=console, transient=True, disable=args.quiet) as bar:
-            task = bar.add_task("runs", total=total)
-            data = scaling.run_study(
-                factory,
-                args.sizes,
-                args.temperatures,
-                sweeps=args.sweeps,
-                burn_in=args.burn_in,
-                algorithm=algorithm,
-                seed=args.seed,
-                threads=args.threads,
-                n_blocks=args.blocks,
-                max_shift=args.max_shift,
-                workers=args.workers,
-                progress=lambda size, t: bar.advance(task),
-            )
+        try:
+            with Progress(console=console, transient=True, disable=args.quiet) as bar:
+                task = bar.add_task("runs", total=total)
+                data = scaling.run_study(
+                    factory,
+                    args.sizes,
+                    args.temperatures,
+                    sweeps=args.sweeps,
+                    burn_in=args.burn_in,
+                    algorithm=algorithm,
+                    seed=args.seed,
+                    threads=args.threads,
+                    n_blocks=args.blocks,
+                    max_shift=args.max_shift,
+                    workers=args.workers,
+                    progress=lambda size, t: bar.advance(task),
+                )
+        except scaling.StudyInterrupted as exc:
+            return _interrupted(_save_partial_study(args, exc))
         if args.save:
             data.save(args.save)
         ref_key = {"square": "square", "cubic": "cubic", "complete": "complete"}.get(
@@ -579,6 +734,7 @@ def _save_figure(result: Any, path: str | None) -> None:
 def _perceptron_teacher_student(args: argparse.Namespace) -> int:
     from . import perceptron
 
+    _check_figure("--figure", args.figure)
     res = perceptron.teacher_student(
         args.alphas,
         args.dims,
@@ -621,6 +777,7 @@ def _perceptron_capacity(args: argparse.Namespace) -> int:
 
     from . import perceptron
 
+    _check_figure("--figure", args.figure)
     with Progress(transient=True, disable=args.quiet) as progress:
         task = progress.add_task("linear programs", total=None)
         res = perceptron.capacity_scan(
@@ -659,6 +816,7 @@ def _perceptron_capacity(args: argparse.Namespace) -> int:
 def _perceptron_data(args: argparse.Namespace) -> int:
     from . import perceptron
 
+    _check_figure("--figure", args.figure)
     common = {
         "seeds": args.seeds,
         "epochs": args.epochs,
@@ -713,6 +871,7 @@ def _perceptron_data(args: argparse.Namespace) -> int:
 def _perceptron_train(args: argparse.Namespace) -> int:
     from . import perceptron
 
+    _check_figure("--figure", args.figure)
     if args.task == "xor":
         X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         y = np.array([0, 1, 1, 0])
@@ -735,34 +894,79 @@ def _perceptron_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     separable = perceptron.is_linearly_separable(X, y, bias=True)
+    bound = None
+    if fit.rule == "perceptron" and separable and X.shape[0] <= 2000:
+        bound = perceptron.novikoff_bound(X, y)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "task": args.task,
+                    "examples": int(X.shape[0]),
+                    "features": int(X.shape[1]),
+                    "linearly_separable": bool(separable),
+                    "rule": fit.rule,
+                    "activation": None
+                    if fit.rule == "hebb"
+                    else fit.activation.describe(),
+                    "seed": fit.seed,
+                    "converged": bool(fit.converged),
+                    "epochs_run": int(fit.epochs),
+                    "target_accuracy": args.target_accuracy,
+                    "epochs_to_target": fit.epochs_to_target,
+                    "training_accuracy": float(fit.score(X, y)),
+                    "largest_weight_norm": float(fit.weight_norm.max()),
+                    "mistakes": int(fit.mistakes),
+                    "novikoff_bound": None if bound is None else float(bound),
+                },
+                indent=2,
+            )
+        )
+        _save_figure_of_fit(fit, args.figure, file=sys.stderr)
+        return 0
+    # What "converged" means differs by rule; the gradient rule always runs every
+    # epoch, so "epochs run" alone would hide when the target was reached.
+    converged = {
+        "perceptron": "converged (an epoch without mistakes)",
+        "gradient": f"target accuracy {args.target_accuracy:g} reached",
+        "hebb": "converged (one pass)",
+    }[fit.rule]
+    epochs_run = str(fit.epochs)
+    if fit.rule == "gradient":
+        epochs_run += " (all: no stop at the target)"
     rows = [
         ["examples x features", f"{X.shape[0]} x {X.shape[1]}"],
         ["linearly separable (LP)", "yes" if separable else "no"],
         ["rule", fit.rule],
         ["activation", "-" if fit.rule == "hebb" else fit.activation.describe()],
-        ["converged", "yes" if fit.converged else "no"],
-        ["epochs run", str(fit.epochs)],
+        [converged, "yes" if fit.converged else "no"],
+        ["epochs run", epochs_run],
         ["training accuracy", f"{fit.score(X, y):.4f}"],
         ["largest |w| during training", f"{fit.weight_norm.max():.4g}"],
         [
-            "epochs to target",
+            f"first epoch at accuracy >= {args.target_accuracy:g}",
             "never" if fit.epochs_to_target is None else str(fit.epochs_to_target),
         ],
     ]
     if fit.rule == "perceptron":
         rows.append(["mistakes (updates)", str(fit.mistakes)])
-        if separable and X.shape[0] <= 2000:
-            bound = perceptron.novikoff_bound(X, y)
+        if bound is not None:
             rows.append(["Novikoff bound (R/gamma)^2", f"{bound:.4g}"])
     _print_rows(
         f"{args.task}: whole dataset, standardised, seed {fit.seed}",
         ["", "value"],
         rows,
     )
-    if args.figure:
-        perceptron.fit_figure(fit).savefig(args.figure, dpi=150)
-        print(f"figure written to {args.figure}")
+    _save_figure_of_fit(fit, args.figure)
     return 0
+
+
+def _save_figure_of_fit(fit: Any, path: str | None, file: Any = None) -> None:
+    from . import perceptron
+
+    if path:
+        perceptron.fit_figure(fit).savefig(path, dpi=150)
+        print(f"figure written to {path}", file=file)
 
 
 # Critical temperatures used for the default resting temperature of `quench`
@@ -798,6 +1002,8 @@ def _quench(args: argparse.Namespace) -> int:
     from . import quench as q
 
     console = Console(stderr=True)
+    _check_output("--out", args.out)
+    _check_figure("--figure", args.figure)
     lattice, t_c = _quench_lattice(args)
     t0 = args.resting_temperature
     if t0 is None:
@@ -832,27 +1038,34 @@ def _quench(args: argparse.Namespace) -> int:
         TimeRemainingColumn(),
     )
     curves = []
-    with Progress(*columns, console=console, disable=args.quiet) as bar:
-        for protocol in protocols:
-            label = f"{lattice.describe()}, r = {protocol.rate:g}"
-            task_id = bar.add_task(label, total=stimuli.size * args.seeds)
+    try:
+        with Progress(*columns, console=console, disable=args.quiet) as bar:
+            for protocol in protocols:
+                label = f"{lattice.describe()}, r = {protocol.rate:g}"
+                task_id = bar.add_task(label, total=stimuli.size * args.seeds)
 
-            def show(done: int, total: int, task_id: Any = task_id) -> None:
-                bar.update(task_id, completed=done)
+                def show(done: int, total: int, task_id: Any = task_id) -> None:
+                    bar.update(task_id, completed=done)
 
-            curves.append(
-                q.quench_curve(
-                    lattice,
-                    stimuli,
-                    protocol,
-                    coupling=args.coupling,
-                    seeds=args.seeds,
-                    seed=args.seed,
-                    threads=args.threads,
-                    workers=args.workers,
-                    progress=show,
+                curves.append(
+                    q.quench_curve(
+                        lattice,
+                        stimuli,
+                        protocol,
+                        coupling=args.coupling,
+                        seeds=args.seeds,
+                        seed=args.seed,
+                        threads=args.threads,
+                        workers=args.workers,
+                        progress=show,
+                    )
                 )
-            )
+    except KeyboardInterrupt:
+        done = f"{len(curves)} of {len(protocols)} rates finished"
+        if args.out and curves:
+            _save_curves(curves, args.out)
+            return _interrupted(f"{done}; their curves are saved in {args.out}")
+        return _interrupted(f"{done}; nothing saved")
 
     for curve in curves:
         glauber = (
@@ -939,14 +1152,18 @@ def _quench(args: argparse.Namespace) -> int:
         except ValueError as exc:
             console.print(f"no threshold extrapolation: {exc}", soft_wrap=True)
     if args.out:
-        _io.check_writable(args.out)
-        for curve in curves:
-            curve.save(args.out, group=f"quench/rate={curve.protocol.rate:g}")
+        _save_curves(curves, args.out)
         print(f"curves written to {args.out}")
     if args.figure:
         q.curve_figure(curves).savefig(args.figure, dpi=150)
         print(f"figure written to {args.figure}")
     return 0
+
+
+def _save_curves(curves: list[Any], path: str) -> None:
+    """Write quench curves to ``path`` (HDF5), one group per reheating rate."""
+    for curve in curves:
+        curve.save(path, group=f"quench/rate={curve.protocol.rate:g}")
 
 
 def _add_quench_parser(sub: Any) -> None:
@@ -980,13 +1197,22 @@ def _add_quench_parser(sub: Any) -> None:
         "also extrapolate the threshold to r -> 0",
     )
     qp.add_argument("--k", type=float, default=1.0, help="cooling per stimulus (1)")
-    qp.add_argument("--stimuli", type=_floats, help="comma-separated stimuli")
+    qp.add_argument(
+        "--stimuli",
+        type=_floats,
+        help="comma-separated stimuli (12 from 0 to 0.95 T0/k)",
+    )
     qp.add_argument("--theta-on", type=float, default=0.5, help="(0.5)")
     qp.add_argument("--theta-off", type=float, help="(theta-on)")
     qp.add_argument("--minimum-temperature", type=float, default=0.05, help="(0.05)")
     qp.add_argument("--equilibration", type=int, default=100, help="sweeps (100)")
     qp.add_argument("--tail", type=int, default=20, help="sweeps after episode (20)")
-    qp.add_argument("--reheating", choices=("linear", "newtonian"), default="linear")
+    qp.add_argument(
+        "--reheating",
+        choices=("linear", "newtonian"),
+        default="linear",
+        help="(linear)",
+    )
     qp.add_argument(
         "--relaxation-time", type=float, default=50.0, help="Newtonian tau_h (50)"
     )
@@ -1000,8 +1226,12 @@ def _add_quench_parser(sub: Any) -> None:
     qp.add_argument("--seed", type=int, default=1, help="base seed (1)")
     qp.add_argument("--threads", type=int, default=1, help="threads per run (1)")
     qp.add_argument("--workers", type=int, default=1, help="processes (1)")
-    qp.add_argument("--out", help="write the curves here (HDF5)")
-    qp.add_argument("--figure", help="write a figure of the curves here")
+    qp.add_argument(
+        "--out", help="write the curves here (HDF5; none; on Ctrl-C finished rates)"
+    )
+    qp.add_argument(
+        "--figure", help="write a figure of the curves here (png, pdf, svg; none)"
+    )
     qp.add_argument("--quiet", action="store_true", help="no progress bar")
     qp.set_defaults(func=_quench)
 
@@ -1040,7 +1270,10 @@ def _add_perceptron_parser(sub: Any) -> None:
         help="generalisation error against alpha = P/N beside the theory curves",
     )
     ts.add_argument(
-        "--rule", choices=("hebb", "perceptron", "gradient"), default="hebb"
+        "--rule",
+        choices=("hebb", "perceptron", "gradient"),
+        default="hebb",
+        help="(hebb)",
     )
     ts.add_argument(
         "--online", action="store_true", help="on-line perceptron rule (one pass)"
@@ -1055,7 +1288,7 @@ def _add_perceptron_parser(sub: Any) -> None:
     ts.add_argument("--epochs", type=int, default=1000, help="batch rules (1000)")
     ts.add_argument("--learning-rate", type=float, default=0.5, help="(0.5)")
     ts.add_argument("--figure", help="save a figure (png, pdf, svg)")
-    ts.add_argument("--json", action="store_true")
+    ts.add_argument("--json", action="store_true", help="print JSON")
     ts.set_defaults(func=_perceptron_teacher_student)
 
     cap = jobs.add_parser(
@@ -1073,7 +1306,7 @@ def _add_perceptron_parser(sub: Any) -> None:
     cap.add_argument("--trials", type=int, default=50, help="labellings per cell (50)")
     cap.add_argument("--seed", type=int, default=1, help="(1)")
     cap.add_argument("--figure", help="save a figure (png, pdf, svg)")
-    cap.add_argument("--json", action="store_true")
+    cap.add_argument("--json", action="store_true", help="print JSON")
     cap.add_argument("--quiet", action="store_true", help="no progress bar")
     cap.set_defaults(func=_perceptron_capacity)
 
@@ -1083,18 +1316,23 @@ def _add_perceptron_parser(sub: Any) -> None:
         "T/T_c or gain",
     )
     data.add_argument("--task", default="breast_cancer", help=f"({', '.join(TASKS)})")
-    data.add_argument("--scan", choices=("temperature", "gain"), default="temperature")
+    data.add_argument(
+        "--scan",
+        choices=("temperature", "gain"),
+        default="temperature",
+        help="(temperature)",
+    )
     data.add_argument(
         "--ratios",
         type=_floats,
         default=[0.25, 0.5, 0.8, 0.95, 1.05, 1.25, 1.5, 2.0, 4.0],
-        help="T/T_c values of --scan temperature",
+        help="T/T_c values of --scan temperature (0.25,0.5,0.8,0.95,1.05,1.25,1.5,2,4)",
     )
     data.add_argument(
         "--gains",
         type=_floats,
         default=[0.1, 0.3, 1.0, 3.0, 10.0],
-        help="(--scan gain)",
+        help="gains of --scan gain (0.1,0.3,1,3,10)",
     )
     data.add_argument(
         "--activation",
@@ -1109,7 +1347,7 @@ def _add_perceptron_parser(sub: Any) -> None:
     data.add_argument("--target-accuracy", type=float, default=0.95, help="(0.95)")
     data.add_argument("--test-size", type=float, default=0.3, help="(0.3)")
     data.add_argument("--figure", help="save a figure (png, pdf, svg)")
-    data.add_argument("--json", action="store_true")
+    data.add_argument("--json", action="store_true", help="print JSON")
     data.set_defaults(func=_perceptron_data)
 
     tr = jobs.add_parser(
@@ -1117,16 +1355,24 @@ def _add_perceptron_parser(sub: Any) -> None:
     )
     tr.add_argument("--task", default="xor", help=f"(xor, {', '.join(TASKS)})")
     tr.add_argument(
-        "--rule", choices=("perceptron", "gradient", "hebb"), default="perceptron"
+        "--rule",
+        choices=("perceptron", "gradient", "hebb"),
+        default="perceptron",
+        help="(perceptron)",
     )
     _add_activation_options(tr, "tanh")
-    tr.add_argument("--hidden", type=int, help="hidden units (gradient rule)")
+    tr.add_argument(
+        "--hidden", type=int, help="hidden units (gradient rule; none: no hidden layer)"
+    )
     tr.add_argument("--epochs", type=int, default=1000, help="maximum epochs (1000)")
     tr.add_argument("--learning-rate", type=float, default=0.5, help="(0.5)")
     tr.add_argument("--target-accuracy", type=float, default=0.95, help="(0.95)")
     tr.add_argument("--shuffle", action="store_true", help="new order every epoch")
     tr.add_argument("--seed", type=int, default=1, help="(1)")
-    tr.add_argument("--figure", help="save accuracy and |w| per epoch")
+    tr.add_argument(
+        "--figure", help="save accuracy and |w| per epoch (png, pdf, svg; none)"
+    )
+    tr.add_argument("--json", action="store_true", help="print JSON")
     tr.set_defaults(func=_perceptron_train)
 
 
@@ -1157,12 +1403,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--dimension", type=int, help="d (1 to 5) for --lattice hypercubic"
     )
-    sim.add_argument("--shape", help="explicit shape such as 3x5 (overrides --lattice)")
+    sim.add_argument(
+        "--shape",
+        help="explicit shape such as 3x5 (instead of --side; not with --lattice "
+        "complete)",
+    )
     sim.add_argument("--boundary", choices=("periodic", "open"), help="(periodic)")
     sim.add_argument("--temperature", "-T", type=float, help="T > 0 (2.269185)")
     sim.add_argument("--field", type=float, help="uniform h (0)")
     sim.add_argument("--coupling", type=float, help="J (1)")
-    sim.add_argument("--sweeps", type=int, help="recorded sweeps (10000)")
+    sim.add_argument("--sweeps", type=int, help="recorded sweeps, 3 to 2**62 (10000)")
     sim.add_argument("--burn-in", type=int, help="sweeps before recording (1000)")
     sim.add_argument("--algorithm", choices=ALGORITHMS, help="(wolff)")
     sim.add_argument("--seed", type=int, help="seed in [0, 2**64 - 1] (1)")
@@ -1172,12 +1422,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="save the per-sweep records here (.npz, after every block)"
     )
     sim.add_argument(
-        "--checkpoint", help="save the job's state here after every block of sweeps"
+        "--checkpoint",
+        help="save the job's state here after every block of sweeps (none; an "
+        "existing file needs --resume or --force)",
     )
     sim.add_argument(
         "--resume",
         help="continue the job of a checkpoint (same system, temperature and "
         "length; the records so far are kept)",
+    )
+    sim.add_argument(
+        "--force",
+        action="store_true",
+        help="start over even if the --checkpoint file exists (it is overwritten)",
     )
     sim.add_argument(
         "--json", action="store_true", help="print JSON instead of a table"
@@ -1196,7 +1453,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("spec", help="sweep specification (TOML)")
     sweep.add_argument("--out", required=True, help="result file (HDF5)")
     sweep.add_argument(
-        "--scheduler", help="Dask scheduler address such as tcp://host:8786"
+        "--scheduler",
+        help="Dask scheduler address such as tcp://host:8786 (none: run locally)",
     )
     sweep.add_argument(
         "--workers",
@@ -1241,12 +1499,16 @@ def build_parser() -> argparse.ArgumentParser:
     fss_sub = fss.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--omega", type=float, help="fix the correction exponent of the extrapolation"
+        "--omega",
+        type=float,
+        help="fix the correction exponent of the extrapolation, > 0 (fitted)",
     )
     common.add_argument(
         "--collapse", action="store_true", help="also fit a collapse of beta N <m^2>"
     )
-    common.add_argument("--figures", help="write binder.png (and more) to this folder")
+    common.add_argument(
+        "--figures", help="write binder.png (and more) to this folder (none)"
+    )
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     run = fss_sub.add_parser(
@@ -1255,28 +1517,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate sizes x temperatures at h = 0 and analyse",
     )
     run.add_argument(
-        "--lattice", choices=("square", "cubic", "chain", "complete"), default="square"
+        "--lattice",
+        choices=("square", "cubic", "chain", "complete"),
+        default="square",
+        help="(square)",
     )
     run.add_argument(
-        "--sizes", type=int, nargs="+", default=[8, 16, 32], help="L (N if complete)"
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[8, 16, 32],
+        help="L, or N if complete (8 16 32)",
     )
     run.add_argument(
-        "--temperatures", type=float, nargs="+", default=[2.269185], help="T values"
+        "--temperatures",
+        type=float,
+        nargs="+",
+        default=[2.269185],
+        help="T values (2.269185)",
     )
-    run.add_argument("--sweeps", type=int, default=20000, help="recorded sweeps")
-    run.add_argument("--burn-in", type=int, default=1000)
-    run.add_argument("--algorithm", choices=ALGORITHMS, default="wolff")
-    run.add_argument("--seed", type=int, default=1, help="study seed")
+    run.add_argument(
+        "--sweeps", type=int, default=20000, help="recorded sweeps per run (20000)"
+    )
+    run.add_argument(
+        "--burn-in", type=int, default=1000, help="sweeps before recording (1000)"
+    )
+    run.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="wolff",
+        help="(wolff; heat-bath on the complete graph)",
+    )
+    run.add_argument("--seed", type=int, default=1, help="study seed (1)")
     run.add_argument("--threads", type=int, help="thread limit (all cores)")
     run.add_argument("--workers", type=int, default=1, help="runs at the same time (1)")
-    run.add_argument("--blocks", type=int, default=20, help="jackknife blocks")
+    run.add_argument("--blocks", type=int, default=20, help="jackknife blocks (20)")
     run.add_argument(
         "--max-shift",
         type=float,
         default=1.0,
         help="reweighting range |dbeta| sigma_H (1)",
     )
-    run.add_argument("--save", help="save the records (.npz) for 'scaling analyse'")
+    run.add_argument(
+        "--save",
+        help="save the records (.npz) for 'scaling analyse' (none; on Ctrl-C the "
+        "finished runs)",
+    )
     analyse_cmd = fss_sub.add_parser(
         "analyse", parents=[common], help="analyse records saved with --save"
     )
@@ -1286,12 +1572,26 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="the same analysis on exact finite-N Curie-Weiss distributions",
     )
-    cw.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
-    cw.add_argument("--temperatures", type=float, nargs="+", default=[0.95, 1.0, 1.05])
+    cw.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[1024, 4096, 16384, 65536],
+        help="N values (1024 4096 16384 65536)",
+    )
+    cw.add_argument(
+        "--temperatures",
+        type=float,
+        nargs="+",
+        default=[0.95, 1.0, 1.05],
+        help="T values, T_c = 1 (0.95 1.0 1.05)",
+    )
     fss.set_defaults(func=_scaling)
 
     info = sub.add_parser("info", help="version, OpenMP, threads and SIMD paths")
-    info.add_argument("--json", action="store_true")
+    info.add_argument(
+        "--json", action="store_true", help="print JSON instead of a list"
+    )
     info.set_defaults(func=_info)
 
     bench = sub.add_parser(
@@ -1318,8 +1618,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neurophase`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # building the parser imports most of the package: Ctrl-C may come here
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        return _interrupted("nothing saved")
     try:
         return int(args.func(args))
     except BrokenPipeError:
@@ -1330,6 +1633,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, FloatingPointError) as exc:
         print(f"neurophase: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Jobs that can keep partial results catch Ctrl-C themselves and say
+        # what they kept; every other job has written nothing yet.
+        return _interrupted("nothing saved")
 
 
 if __name__ == "__main__":
