@@ -824,6 +824,8 @@ def simulate(
 ) -> Run:
     """Equilibrate for ``burn_in`` sweeps, then record ``sweeps`` sweeps.
 
+    ``sweeps`` and ``burn_in`` are at most 2**62 and their per-sweep arrays must
+    fit in physical memory (see :meth:`Simulation.run`); ValueError otherwise.
     Burn-in sweeps use the first temperature and field of the schedule. With
     Wolff and no ``clusters_per_sweep``, the clusters per sweep are chosen again
     after the burn-in, on equilibrated spins. See :class:`Simulation` and

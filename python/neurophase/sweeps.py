@@ -38,6 +38,11 @@ Specification (TOML)::
     [schedule.long]         # run lengths by name; missing keys come from [sweep]
     sweeps = 20000
     burn_in = 2000
+
+Limits, checked when the specification is read (before anything is written): at
+most :data:`MAX_TASKS` (10**6) tasks; ``sweeps`` and ``burn_in`` at most 2**62
+(the engine's sweep counters are 64-bit), and a task's per-sweep arrays (40 bytes
+per recorded sweep) must fit in the machine's physical memory.
 """
 
 from __future__ import annotations
