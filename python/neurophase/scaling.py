@@ -1519,11 +1519,14 @@ class PowerLaw:
     exponent_samples: _FloatArray = field(repr=False)
 
 
-def fit_power_law(sizes: Sequence[int], samples: npt.ArrayLike) -> PowerLaw:
+def fit_power_law(
+    sizes: Sequence[int], samples: npt.ArrayLike, *, exact: bool = False
+) -> PowerLaw:
     """Fit ``|y| = A size^p`` to jackknife samples ``(K + 1, n_sizes)`` of y.
 
     Each sample is fitted by weighted least squares in ``ln|y|`` against
-    ``ln size`` with the weights of the full data.
+    ``ln size`` with the weights of the full data. ``exact=True`` declares
+    error-free inputs (exact distributions): zero errors then give equal weights.
 
     Raises
     ------
@@ -1541,11 +1544,15 @@ def fit_power_law(sizes: Sequence[int], samples: npt.ArrayLike) -> PowerLaw:
         raise ValueError("power-law fit: values must be finite and nonzero")
     y = np.log(np.abs(s))
     err = np.array([_jackknife_error(s[:, i]) for i in range(x.size)])
-    if not np.all(err > 0):
+    if exact and not np.all(err > 0):
+        # Exact inputs: the jackknife samples agree to rounding, or exactly.
+        sigma = np.ones_like(x)
+    elif not np.all(err > 0):
         raise ValueError(
             f"power-law fit: every size needs a positive error bar, got {err.tolist()}"
         )
-    sigma = err / np.abs(s[0])
+    else:
+        sigma = err / np.abs(s[0])
     w = 1.0 / sigma
     design = np.stack([np.ones_like(x), x], axis=1) * w[:, None]
     coef = np.linalg.lstsq(design, (y * w[None, :]).T, rcond=None)[0]  # (2, K + 1)
@@ -2186,7 +2193,9 @@ def analyse(
     t0 = largest.temperature_samples
 
     slopes = _at_temperature(data, "binder_slope", t0)
-    inv_nu0 = fit_power_law(sizes, slopes)
+    # Exact distributions (no sampling) may have jackknife errors of exactly 0.
+    exact = all(s.exact for s in data.series)
+    inv_nu0 = fit_power_law(sizes, slopes, exact=exact)
     extrap = None
     tc_samples, method = t0, f"Binder crossing of sizes {largest.sizes}"
     lo, hi = data.common_range()
@@ -2220,11 +2229,17 @@ def analyse(
                 f"extrapolated Binder crossings (omega = {extrap.omega.value:.3g}, "
                 f"chi2/ndof = {extrap.chi2:.3g}/{extrap.ndof})"
             )
-    inv_nu = fit_power_law(sizes, _at_temperature(data, "binder_slope", tc_samples))
-    gamma = fit_power_law(
-        sizes, _at_temperature(data, "susceptibility_second_moment", tc_samples)
+    inv_nu = fit_power_law(
+        sizes, _at_temperature(data, "binder_slope", tc_samples), exact=exact
     )
-    mag = fit_power_law(sizes, _at_temperature(data, "abs_magnetisation", tc_samples))
+    gamma = fit_power_law(
+        sizes,
+        _at_temperature(data, "susceptibility_second_moment", tc_samples),
+        exact=exact,
+    )
+    mag = fit_power_law(
+        sizes, _at_temperature(data, "abs_magnetisation", tc_samples), exact=exact
+    )
     flipped = -mag.exponent_samples
     beta_nu = PowerLaw(
         exponent=_estimate(flipped),
@@ -2240,7 +2255,7 @@ def analyse(
     try:
         pk = peaks(data, "susceptibility")
         gamma_peak = fit_power_law(
-            sizes, np.stack([p.height_samples for p in pk], axis=1)
+            sizes, np.stack([p.height_samples for p in pk], axis=1), exact=exact
         )
     except ValueError as exc:
         notes.append(f"no susceptibility peaks: {exc}")
