@@ -169,7 +169,7 @@ def study_parameters(quick: bool = False) -> dict[str, Any]:
             "complete_N": 2048 if q else 8192,
             "resting_temperature_complete": 1.5,
             "stimuli_complete": np.round(np.linspace(0.4, 1.4, 11), 6).tolist(),
-            "seeds": 8 if q else 16,
+            "seeds": 8 if q else 24,
             "rate": 0.02,
             "bias": 0.05,
             "theta": 0.5,
@@ -188,10 +188,10 @@ def study_parameters(quick: bool = False) -> dict[str, Any]:
             "square_sweeps": 10000 if q else 60000,
             "complete_N": [64, 256, 1024] if q else [256, 1024, 4096, 16384],
             "complete_temperature": 1.0,
-            "complete_sweeps": 10000 if q else 40000,
-            "cubic_L": [] if q else [4, 6, 8, 12, 16],
+            "complete_sweeps": 10000 if q else 80000,
+            "cubic_L": [] if q else [4, 6, 8, 12, 16, 24],
             "cubic_temperature": 4.5115,
-            "cubic_sweeps": 40000,
+            "cubic_sweeps": 60000,
             "burn_in": 1000 if q else 2000,
             "exact_complete_N": [1024, 4096, 16384, 65536],
         },
@@ -402,7 +402,6 @@ def _section_lattice(ctx: _Context) -> _Section:
     sec = _Section("lattice")
     seed = int(p["seed"])
     total = len(p["complete_temperatures"]) + len(p["square_temperatures"]) + 3
-    step = 0
 
     # m(T) on the complete graph: the finite-N exact sums and the N -> inf tanh.
     n = int(p["complete_N"])
@@ -410,16 +409,57 @@ def _section_lattice(ctx: _Context) -> _Section:
     zj = cg.mean_field_coupling(1.0)
     cg_rows = []
     cg_m, cg_e = [], []
-    for i, t in enumerate(p["complete_temperatures"]):
+    L = int(p["square_L"])
+    sq = npx.Lattice.square(L)
+    fields = np.array(p["response_fields"], dtype=float)
+    tr = float(p["response_complete_temperature"])
+    n_r = int(p["response_complete_N"])
+    ts = float(p["response_square_temperature"])
+    ls = int(p["response_square_L"])
+
+    # Every run of this section at once on the workers (threads: the engine
+    # releases the GIL); each has its own seed, so the order does not matter.
+    def mc(lattice: Any, t: float, sweeps: int, algorithm: str, s: int) -> Any:
         run = npx.simulate(
-            cg,
+            lattice,
             temperature=t,
-            sweeps=int(p["complete_sweeps"]),
+            sweeps=sweeps,
             burn_in=int(p["burn_in"]),
-            algorithm="heat-bath",
-            seed=seed * 1000 + i,
+            algorithm=algorithm,  # type: ignore[arg-type]
+            seed=s,
+            threads=1,
         )
-        s = run.summary()
+        return run.summary()
+
+    def response(lattice: Any, t: float, s: int) -> Any:
+        return q.equilibrium_response(
+            lattice,
+            t,
+            fields,
+            sweeps=int(p["response_sweeps"]),
+            equilibration=int(p["burn_in"]),
+            seed=s,
+        )
+
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+        (mc, (cg, t, int(p["complete_sweeps"]), "heat-bath", seed * 1000 + i))
+        for i, t in enumerate(p["complete_temperatures"])
+    ]
+    jobs += [
+        (mc, (sq, t, int(p["square_sweeps"]), "wolff", seed * 1000 + 100 + i))
+        for i, t in enumerate(p["square_temperatures"])
+    ]
+    jobs += [
+        (response, (npx.Lattice.complete(n_r), tr, seed + 1)),
+        (response, (npx.Lattice.square(ls), ts, seed + 2)),
+    ]
+    outputs = _run_jobs(ctx, "lattice", jobs, total)
+    n_cg = len(p["complete_temperatures"])
+    cg_summaries = outputs[:n_cg]
+    sq_summaries = outputs[n_cg : n_cg + len(p["square_temperatures"])]
+    resp_cg, resp_sq = outputs[-2], outputs[-1]
+    for i, t in enumerate(p["complete_temperatures"]):
+        s = cg_summaries[i]
         ex = exact.curie_weiss(n, t).abs_magnetisation
         m_mf = float(mf.spontaneous_magnetisation(t, zj))
         cg_m.append(s.abs_magnetisation.value)
@@ -436,8 +476,6 @@ def _section_lattice(ctx: _Context) -> _Section:
                 f"exact Curie-Weiss, N = {n}",
             )
         )
-        step += 1
-        ctx.tick("lattice", step, total, f"complete graph, T = {t:g}")
     sec.tables.append(
         _Table(
             f"m(T) on the complete graph, N = {n} (heat-bath, "
@@ -451,20 +489,10 @@ def _section_lattice(ctx: _Context) -> _Section:
     )
 
     # m(T) on the square lattice against Onsager's spontaneous magnetisation.
-    L = int(p["square_L"])
-    sq = npx.Lattice.square(L)
     sq_rows = []
     sq_m, sq_e = [], []
     for i, t in enumerate(p["square_temperatures"]):
-        run = npx.simulate(
-            sq,
-            temperature=t,
-            sweeps=int(p["square_sweeps"]),
-            burn_in=int(p["burn_in"]),
-            algorithm="wolff",
-            seed=seed * 1000 + 100 + i,
-        )
-        s = run.summary()
+        s = sq_summaries[i]
         ons = float(exact.onsager_magnetisation(t))
         kf = exact.kaufman(L, t)
         m_mf = float(mf.spontaneous_magnetisation(t, 4.0))
@@ -505,8 +533,6 @@ def _section_lattice(ctx: _Context) -> _Section:
                     "below T_c",
                 )
             )
-        step += 1
-        ctx.tick("lattice", step, total, f"square lattice, T = {t:g}")
     sec.tables.append(
         _Table(
             f"m(T) on the {L} x {L} square lattice (Wolff, "
@@ -545,19 +571,6 @@ def _section_lattice(ctx: _Context) -> _Section:
     )
 
     # m(h): the equilibrium response against the theories.
-    fields = np.array(p["response_fields"], dtype=float)
-    tr = float(p["response_complete_temperature"])
-    n_r = int(p["response_complete_N"])
-    resp_cg = q.equilibrium_response(
-        npx.Lattice.complete(n_r),
-        tr,
-        fields,
-        sweeps=int(p["response_sweeps"]),
-        equilibration=int(p["burn_in"]),
-        seed=seed + 1,
-    )
-    step += 1
-    ctx.tick("lattice", step, total, "m(h), complete graph")
     exact_mh = np.array(
         [exact.curie_weiss(n_r, tr, field=h).magnetisation for h in fields]
     )
@@ -617,18 +630,6 @@ def _section_lattice(ctx: _Context) -> _Section:
             rows,
         )
     )
-    ts = float(p["response_square_temperature"])
-    ls = int(p["response_square_L"])
-    resp_sq = q.equilibrium_response(
-        npx.Lattice.square(ls),
-        ts,
-        fields,
-        sweeps=int(p["response_sweeps"]),
-        equilibration=int(p["burn_in"]),
-        seed=seed + 2,
-    )
-    step += 1
-    ctx.tick("lattice", step, total, "m(h), square lattice")
     rows = [
         [
             h,
@@ -685,8 +686,7 @@ def _section_lattice(ctx: _Context) -> _Section:
 
     # The activation zoo: every identity checked numerically.
     zoo = mf.activation_zoo()
-    step += 1
-    ctx.tick("lattice", step, total, "activation zoo")
+    ctx.tick("lattice", total, total, "activation zoo")
     zoo_rows = []
     for r in zoo.rows:
         zoo_rows.append(
@@ -739,6 +739,24 @@ def _section_lattice(ctx: _Context) -> _Section:
         "Newtonian reheating (Glauber integration against the closed forms)."
     )
     return sec
+
+
+def _run_jobs(
+    ctx: _Context,
+    section: str,
+    jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+    total: int,
+) -> list[Any]:
+    """Results of ``f(*args)`` for every job, in order, on ``ctx.workers`` threads."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    out: list[Any] = [None] * len(jobs)
+    with ThreadPoolExecutor(max_workers=min(ctx.workers, len(jobs))) as pool:
+        futures = {pool.submit(f, *args): i for i, (f, args) in enumerate(jobs)}
+        for done, fut in enumerate(as_completed(futures), start=1):
+            out[futures[fut]] = fut.result()
+            ctx.tick(section, done, total, f"{done} of {len(jobs)} runs")
+    return out
 
 
 def _m_of_t_figure(
@@ -924,9 +942,20 @@ def _section_quench(ctx: _Context) -> _Section:
                 a_ref,
                 "k/r (r -> 0 mean field)",
                 criterion="relative",
-                tolerance=0.1,
+                tolerance=0.15,
+                note="the r -> 0 slope; at a finite rate the lag changes it by a few %",
             )
         )
+        if "Glauber:relu" in fits:
+            sec.checks.append(
+                Check(
+                    "complete graph: ReLU slope a vs Glauber at the same rate",
+                    f["a"][0],
+                    f["a"][1],
+                    fits["Glauber:relu"]["a"][0],
+                    "ReLU fit to the Glauber curve",
+                )
+            )
         sec.checks.append(
             Check(
                 "complete graph: ReLU threshold s0",
@@ -1299,10 +1328,34 @@ def _section_scaling(ctx: _Context) -> _Section:
         name = ref.name
         label = "N" if key == "complete" else "L"
         size_text = f"{label} = {', '.join(map(str, data.sizes))}"
+        same: dict[str, Any] = {}
+        if key == "complete":
+            # The complete graph's finite-N corrections are large (~ N^-1/2): the
+            # sampled estimates are checked against the same estimators on the
+            # exact finite-N distributions of the same sizes, and the N -> inf
+            # values are shown beside them.
+            exact_same = scaling.ScalingData.curie_weiss(
+                data.sizes, [0.95, float(temp), 1.05]
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                same = {q: e for q, e, _ in scaling.analyse(exact_same).rows()}
         for qty, est, ref_key in fss.rows():
             if est is None:
                 continue
             rv = float(getattr(ref, ref_key))
+            if qty in same and same[qty] is not None:
+                sec.checks.append(
+                    Check(
+                        f"{name} ({size_text}): {qty}",
+                        est.value,
+                        est.error,
+                        same[qty].value,
+                        "exact finite-N sums, same sizes and estimator",
+                        note=f"N -> inf: {rv:.6g}",
+                    )
+                )
+                continue
             sec.checks.append(
                 Check(
                     f"{name} ({size_text}): {qty}",
@@ -1310,6 +1363,9 @@ def _section_scaling(ctx: _Context) -> _Section:
                     est.error,
                     rv if math.isfinite(rv) else None,
                     ref.source,
+                    note="sizes are small: corrections to scaling are not fitted"
+                    if key == "cubic"
+                    else "",
                 )
             )
         sec.text.append(f"{name}: T_c from {fss.temperature_method}.")
