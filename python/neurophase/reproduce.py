@@ -189,7 +189,7 @@ def study_parameters(quick: bool = False) -> dict[str, Any]:
             "complete_N": [64, 256, 1024] if q else [256, 1024, 4096, 16384],
             "complete_temperature": 1.0,
             "complete_sweeps": 10000 if q else 80000,
-            "cubic_L": [] if q else [4, 6, 8, 12, 16, 24],
+            "cubic_L": [] if q else [8, 12, 16, 24, 32],
             "cubic_temperature": 4.5115,
             "cubic_sweeps": 60000,
             "burn_in": 1000 if q else 2000,
@@ -291,7 +291,8 @@ class Check:
         if m is not None and r is not None and self.criterion != "bound":
             if e is not None and e > 0.0:
                 z = (m - r) / e
-            if r != 0.0:
+            # A reference of (nearly) zero has no meaningful relative deviation.
+            if abs(r) > 1e-9:
                 rel = (m - r) / abs(r)
         status = "info"
         if m is None:
@@ -2245,11 +2246,13 @@ def _cell(c: Any) -> str:
 def _check_row(c: Mapping[str, Any]) -> list[str]:
     z = c["z"]
     rel = c["relative_deviation"]
+    ref = _cell(c["reference"])
+    if c["criterion"] == "bound" and c["reference"] is not None:
+        ref = f"<= {ref}"
     return [
         c["quantity"],
         c["text"],
-        _cell(c["reference"])
-        + (f" ({c['reference_label']})" if c["reference_label"] else ""),
+        ref + (f" ({c['reference_label']})" if c["reference_label"] else ""),
         "" if z is None else f"{z:+.2f}",
         "" if rel is None else f"{100 * rel:+.3g} %",
         {"pass": "pass", "deviation": "DEVIATION", "info": "info", "missing": "n/a"}[
@@ -2319,6 +2322,21 @@ def _provenance_rows(results: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _deviations(results: Mapping[str, Any]) -> list[str]:
+    """One line per check whose status is a deviation, with its note."""
+    lines = []
+    for rec in results["sections"].values():
+        for c in rec["checks"]:
+            if c["status"] == "deviation":
+                z = "" if c["z"] is None else f", z = {c['z']:+.1f}"
+                note = f" ({c['note']})" if c["note"] else ""
+                lines.append(
+                    f"{c['quantity']}: {c['text']} against {_cell(c['reference'])}"
+                    f"{z}{note}"
+                )
+    return lines
+
+
 def render_markdown(results: Mapping[str, Any]) -> str:
     """The report as Markdown (figures referenced in ``figures/``)."""
     s = results["summary"]
@@ -2336,6 +2354,10 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         "relative tolerance, or under a bound, as its row says.",
         "",
     ]
+    deviations = _deviations(results)
+    if deviations:
+        out += ["**Deviations** (measured numbers that miss their reference):", ""]
+        out += [f"- {d}" for d in deviations] + [""]
     for rec in results["sections"].values():
         out += [f"## {rec['title']}", ""]
         out += [t + "\n" for t in rec["text"]]
@@ -2418,6 +2440,13 @@ def render_html(results: Mapping[str, Any], parts: Path) -> str:
         f"passes when |measured &minus; reference| &le; {Z_MAX:g} errors (criterion "
         "z), within a relative tolerance, or under a bound, as its row says.</p>",
     ]
+    deviations = _deviations(results)
+    if deviations:
+        body.append(
+            "<p><b>Deviations</b> (measured numbers that miss their reference):</p><ul>"
+        )
+        body += [f"<li>{e(d)}</li>" for d in deviations]
+        body.append("</ul>")
     for name, rec in results["sections"].items():
         body.append(f"<h2 id='{e(name)}'>{e(rec['title'])}</h2>")
         body += [f"<p>{e(t)}</p>" for t in rec["text"]]
