@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ def _walk(obj: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_quick_study_runs_within_its_budget(study: dict[str, Any]) -> None:
     # The budget is 1 minute on 2 cores; the bound here only catches a gross
     # regression on a loaded machine (timings belong in benchmarks).
@@ -100,6 +102,7 @@ def test_quick_study_runs_within_its_budget(study: dict[str, Any]) -> None:
     assert set(study["results"]["sections"]) == set(rp.SECTIONS)
 
 
+@pytest.mark.slow
 def test_quick_critical_temperatures_are_sane(study: dict[str, Any]) -> None:
     tc = study["results"]["sections"]["scaling"]["extra"]["critical_temperature"]
     square, complete = tc["square"], tc["complete"]
@@ -111,6 +114,7 @@ def test_quick_critical_temperatures_are_sane(study: dict[str, Any]) -> None:
     assert abs(complete["value"] - 1.0) < 0.05, complete
 
 
+@pytest.mark.slow
 def test_quick_learning_checks_agree_with_theory(study: dict[str, Any]) -> None:
     checks = _checks(study["results"], "perceptron")
     hebb = [c for c in checks if c["quantity"].startswith("Hebb")]
@@ -119,6 +123,7 @@ def test_quick_learning_checks_agree_with_theory(study: dict[str, Any]) -> None:
     assert capacity and all(c["status"] == "pass" for c in capacity), capacity
 
 
+@pytest.mark.slow
 def test_quick_lattice_and_zoo_checks_pass(study: dict[str, Any]) -> None:
     checks = _checks(study["results"], "lattice")
     failing = [c for c in checks if c["status"] not in ("pass", "info")]
@@ -127,6 +132,7 @@ def test_quick_lattice_and_zoo_checks_pass(study: dict[str, Any]) -> None:
     assert len(zoo) >= 9
 
 
+@pytest.mark.slow
 def test_quick_quench_matches_glauber_and_fits(study: dict[str, Any]) -> None:
     checks = {c["quantity"]: c for c in _checks(study["results"], "quench")}
     glauber = [c for q, c in checks.items() if "Glauber" in q and "largest" in q]
@@ -137,6 +143,7 @@ def test_quick_quench_matches_glauber_and_fits(study: dict[str, Any]) -> None:
     assert onset["measured"] is not None and 1.0 < onset["measured"] < 2.0
 
 
+@pytest.mark.slow
 def test_every_number_is_finite_or_null_with_a_reason(study: dict[str, Any]) -> None:
     text = (study["out"] / "results.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
@@ -162,6 +169,7 @@ def test_every_number_is_finite_or_null_with_a_reason(study: dict[str, Any]) -> 
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_all_four_outputs_are_present_and_consistent(study: dict[str, Any]) -> None:
     out = study["out"]
     for name in rp.REPORT_FILES:
@@ -194,6 +202,7 @@ def test_all_four_outputs_are_present_and_consistent(study: dict[str, Any]) -> N
         assert (out / fig).is_file()
 
 
+@pytest.mark.slow
 def test_bench_tables_are_in_the_report(study: dict[str, Any]) -> None:
     perf = study["results"]["sections"]["performance"]
     assert perf["extra"]["bench"]["quick"] is True
@@ -206,6 +215,7 @@ def test_bench_tables_are_in_the_report(study: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_parts_with_identical_numbers(
     study: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -218,6 +228,7 @@ def test_rerun_skips_finished_parts_with_identical_numbers(
     assert again["sections"] == study["results"]["sections"]
 
 
+@pytest.mark.slow
 def test_interrupted_run_writes_no_report_and_resumes(
     study: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -250,6 +261,7 @@ def test_interrupted_run_writes_no_report_and_resumes(
     assert (out / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_killed_command_leaves_finished_parts_and_resumes(
     study: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -296,6 +308,43 @@ def test_killed_command_leaves_finished_parts_and_resumes(
         ), name
 
 
+@pytest.mark.slow
+def test_scaling_section_on_a_dask_cluster_gives_the_same_numbers(
+    study: dict[str, Any], tmp_path: Path
+) -> None:
+    import logging
+
+    import distributed
+
+    out = _copy(study, tmp_path)
+    shutil.rmtree(out / "parts" / "scaling")
+    shutil.rmtree(out / "sweeps")
+    with warnings.catch_warnings():
+        # Dask's one warning on a busy machine (see test_sweeps.py).
+        warnings.filterwarnings(
+            "ignore",
+            message="Creating scratch directories is taking a surprisingly long",
+            category=UserWarning,
+        )
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        res = rp.reproduce(out, quick=True, scheduler=cluster.scheduler_address)
+    finally:
+        cluster.close()
+    assert res.ran == ("scaling",)
+    assert res.results["provenance"]["scheduler"] == cluster.scheduler_address
+    assert (
+        res.results["sections"]["scaling"]["checks"]
+        == (study["results"]["sections"]["scaling"]["checks"])
+    )
+
+
 # ---------------------------------------------------------------------------
 # Bad input
 # ---------------------------------------------------------------------------
@@ -330,6 +379,7 @@ def test_force_writes_beside_foreign_files(tmp_path: Path) -> None:
     assert (tmp_path / rp.MANIFEST).is_file()
 
 
+@pytest.mark.slow
 def test_other_options_are_refused(
     study: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -408,6 +458,7 @@ def test_format_value() -> None:
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(
     study: dict[str, Any], tmp_path: Path
 ) -> None:

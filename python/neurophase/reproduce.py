@@ -162,7 +162,7 @@ def study_parameters(quick: bool = False) -> dict[str, Any]:
             "response_fields": [-0.6, -0.3, -0.1, 0.0, 0.1, 0.3, 0.6]
             if q
             else [-0.8, -0.5, -0.3, -0.15, -0.05, 0.0, 0.05, 0.15, 0.3, 0.5, 0.8],
-            "response_sweeps": 3000 if q else 20000,
+            "response_sweeps": 3000 if q else 10000,
         },
         "quench": {
             "seed": 12,
@@ -191,7 +191,7 @@ def study_parameters(quick: bool = False) -> dict[str, Any]:
             "complete_sweeps": 10000 if q else 80000,
             "cubic_L": [] if q else [8, 12, 16, 24, 32],
             "cubic_temperature": 4.5115,
-            "cubic_sweeps": 60000,
+            "cubic_sweeps": 40000,
             "burn_in": 1000 if q else 2000,
             "exact_complete_N": [1024, 4096, 16384, 65536],
         },
