@@ -1315,6 +1315,8 @@ def _section_scaling(ctx: _Context) -> _Section:
         def show(pr: sweeps.Progress, key: str = key) -> None:
             ctx.tick("scaling", pr.done, pr.total, f"{key} sweep")
 
+        # Limitation: only these sweeps run on a Dask cluster (--scheduler); the
+        # other sections run on local threads and processes.
         res = sweeps.run_sweep(
             spec,
             ctx.sweeps_folder / f"{key}.h5",
@@ -1692,6 +1694,8 @@ def _section_performance(ctx: _Context) -> _Section:
     from . import bench
 
     sec = _Section("performance")
+    # Limitation: timings of a shared machine vary from run to run (the only
+    # numbers of the study that do); a rerun that skips this section keeps them.
     ctx.tick("performance", 0, 1, "benchmark")
     rep = bench.run(quick=bool(ctx.params["performance"]["bench_quick"]))
     ctx.tick("performance", 1, 1, "benchmark")
@@ -2093,6 +2097,8 @@ def reproduce(
                     progress(name, -1, -1, "skipped")
                 continue
             _remove_reports(out)
+            # Limitation: a section is the unit of resumption: one interrupted
+            # mid-way runs again from its start (its sweeps resume task by task).
             t = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -2319,6 +2325,11 @@ def _provenance_rows(results: Mapping[str, Any]) -> list[list[str]]:
     ]
     for k, v in prov["section_wall_time_s"].items():
         rows.append([f"wall time: {k}", f"{v:.1f} s"])
+    for k, v in prov["parameters"].items():
+        if isinstance(v, Mapping):
+            rows.append(
+                [f"parameters: {k}", "; ".join(f"{a} = {b}" for a, b in v.items())]
+            )
     return rows
 
 
