@@ -951,6 +951,12 @@ def _onsager_parts(
     k_signed = np.where(
         x < 20.0, (sh - 1.0) * (sh + 1.0) / np.cosh(xs) ** 2, 1.0 - delta
     )
+    # NumPy's sinh may round sinh(2 K_c) to 1 - 2^-53 instead of 1 (its own SIMD
+    # code, not the C library's): a k'' within a few rounding errors of zero is
+    # the critical point itself.
+    k_signed = np.where(
+        np.abs(k_signed) <= 4.0 * np.finfo(np.float64).eps, 0.0, k_signed
+    )
     coth = 1.0 / np.tanh(x)
     return k, j, coth, k_signed, delta
 
