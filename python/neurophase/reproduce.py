@@ -1146,6 +1146,19 @@ def _section_quench(ctx: _Context) -> _Section:
             fit_rows,
         )
     )
+    # The fitted parameters as numbers (the table above holds them as text).
+    sec.extra["fits"] = {
+        key: {
+            "model": f.model,
+            "parameters": {
+                n: {"value": float(v), "error": float(e)}
+                for n, v, e in zip(f.names, f.values, f.errors, strict=True)
+            },
+            "chi2": f.chi2,
+            "ndof": f.ndof,
+        }
+        for key, f in [*fits.items(), *((f"{k}:onset", f) for k, f in onset.items())]
+    }
 
     curves_ex = []
     if n_ex:
@@ -1701,7 +1714,7 @@ def _section_performance(ctx: _Context) -> _Section:
     ctx.tick("performance", 1, 1, "benchmark")
     for t in rep.tables:
         d = t.to_dict()
-        note = t.notes if isinstance(t.notes, str) else "; ".join(map(str, t.notes))
+        note = t.notes if isinstance(t.notes, str) else " ".join(map(str, t.notes))
         sec.tables.append(
             _Table(
                 str(d.get("title", t.title)),
@@ -2372,7 +2385,9 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     for rec in results["sections"].values():
         out += [f"## {rec['title']}", ""]
         out += [t + "\n" for t in rec["text"]]
-        out += [_md_table(_CHECK_COLUMNS, [_check_row(c) for c in rec["checks"]]), ""]
+        if rec["checks"]:
+            rows = [_check_row(c) for c in rec["checks"]]
+            out += [_md_table(_CHECK_COLUMNS, rows), ""]
         for t in rec["tables"]:
             out += [
                 f"**{t['title']}**",
@@ -2461,14 +2476,15 @@ def render_html(results: Mapping[str, Any], parts: Path) -> str:
     for name, rec in results["sections"].items():
         body.append(f"<h2 id='{e(name)}'>{e(rec['title'])}</h2>")
         body += [f"<p>{e(t)}</p>" for t in rec["text"]]
-        body.append(
-            table(
-                _CHECK_COLUMNS,
-                [_check_row(c) for c in rec["checks"]],
-                "Measured against reference",
-                [c["status"] for c in rec["checks"]],
+        if rec["checks"]:
+            body.append(
+                table(
+                    _CHECK_COLUMNS,
+                    [_check_row(c) for c in rec["checks"]],
+                    "Measured against reference",
+                    [c["status"] for c in rec["checks"]],
+                )
             )
-        )
         for t in rec["tables"]:
             body.append(
                 table(
