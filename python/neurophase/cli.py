@@ -1389,13 +1389,13 @@ def build_parser() -> argparse.ArgumentParser:
         "experiment, critical exponents, perceptrons and performance, with fixed "
         "seeds, into one folder: report.html, report.md, results.json, results.h5. "
         "Finished sections are kept; the same command continues an interrupted "
-        "run (about 6-8 min on 2 cores; --quick about 30 s).",
+        "run (about 3.5 min on 2 cores; --quick about 20-30 s).",
     )
     rep.add_argument(
         "--out", default="neurophase-study", help="output folder (neurophase-study)"
     )
     rep.add_argument(
-        "--quick", action="store_true", help="smoke-test sizes (about 30 s)"
+        "--quick", action="store_true", help="smoke-test sizes (about 20-30 s)"
     )
     rep.add_argument(
         "--workers", type=int, help="local worker processes (the usable cores)"
