@@ -19,8 +19,10 @@ Inputs: ``x ~ 4 N(0, 1)``; the mean-field activation at ``T = 0.8``, ``zJ = 1``
 (below ``T_c``: three roots for small ``|h|``, the hard case).
 
 Method: every kernel is first checked against its NumPy (or SciPy) counterpart.
-Each implementation is calibrated (calls per repeat doubled until a repeat lasts
-the target time, 0.2 s; 0.05 s with ``--quick``); then repeats run round-robin
+Timing uses :mod:`neurophase.bench` (the code behind ``neurophase bench``): each
+implementation is calibrated (calls per repeat doubled until a run lasts a
+quarter of the target, then scaled to the target time, 0.2 s; 0.05 s with
+``--quick``); then repeats run round-robin
 over the implementations of one size and dtype (5 repeats up to 10^6 elements,
 3 above), so drifts of the machine's load hit all alike. Ratios are formed from
 medians (best repeat in brackets); > 1 means neurophase is faster.
@@ -39,7 +41,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ from scipy import optimize
 
 import neurophase as npx
 from neurophase import activations as act
+from neurophase import bench
 
 HERE = Path(__file__).resolve().parent
 T_MF, ZJ_MF = 0.8, 1.0
@@ -107,21 +109,14 @@ def check(x64: np.ndarray) -> dict[str, float]:
     return out
 
 
-def time_calls(f: Callable[[np.ndarray], Any], x: np.ndarray, calls: int) -> float:
-    gc.collect()
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        f(x)
-    return time.perf_counter() - t0
-
-
-def calibrate(f: Callable[[np.ndarray], Any], x: np.ndarray, target: float) -> int:
-    calls = 1
-    while True:
-        t = time_calls(f, x, calls)
-        if t >= target / 4 or calls >= 1 << 20:
-            return max(1, int(calls * target / max(t, 1e-9)))
-        calls *= 2
+def _record(sample: bench.RateSample) -> dict[str, Any]:
+    return {
+        "calls": sample.count,
+        "rates": sample.rates,
+        "median": sample.median,
+        "best": sample.best,
+        "cpu_per_wall": sample.cpu_per_wall,
+    }
 
 
 def measure(
@@ -130,33 +125,32 @@ def measure(
     target: float,
     repeats: int,
 ) -> dict[str, dict[str, Any]]:
-    calls = {name: calibrate(f, x, target) for name, f in impls.items()}
-    rates: dict[str, list[float]] = {name: [] for name in impls}
-    for _ in range(repeats):
-        for name, f in impls.items():
-            t = time_calls(f, x, calls[name])
-            rates[name].append(x.size * calls[name] / t / 1e9)
-    return {
-        name: {
-            "calls": calls[name],
-            "rates": r,
-            "median": statistics.median(r),
-            "best": max(r),
-        }
-        for name, r in rates.items()
-    }
+    """Elements/ns of every implementation on ``x``: calibrated, round-robin repeats.
+
+    The timing is the package's own (:mod:`neurophase.bench`), so these numbers
+    are measured the same way as those of ``neurophase bench``.
+    """
+    gc.collect()
+    workloads = {name: bench.call_workload(f, x) for name, f in impls.items()}
+    samples = bench.interleaved_rates(workloads, target_s=target, repeats=repeats)
+    return {name: _record(s) for name, s in samples.items()}
 
 
 def scipy_cost(x: np.ndarray, n: int) -> dict[str, Any]:
     """Per-element rate of SciPy's brentq over a sample (elements/ns)."""
     sample = [float(v) for v in x[:n]]
-    rates = []
-    for _ in range(3):
+
+    def work(passes: int) -> tuple[float, float]:
         t0 = time.perf_counter()
-        for h in sample:
-            brentq_meanfield(h)
-        rates.append(n / (time.perf_counter() - t0) / 1e9)
-    return {"rates": rates, "median": statistics.median(rates), "best": max(rates)}
+        for _ in range(passes):
+            for h in sample:
+                brentq_meanfield(h)
+        return time.perf_counter() - t0, float(passes * n)
+
+    timed = bench.interleaved_rates(
+        {"brentq": work}, target_s=0.0, repeats=3, counts={"brentq": 1}
+    )
+    return _record(timed["brentq"])
 
 
 def ratio(a: dict[str, Any], b: dict[str, Any]) -> str:

@@ -62,6 +62,7 @@ except ImportError:
     import baselines as bl
 
 import neurophase as npx
+from neurophase import bench
 
 HERE = Path(__file__).resolve().parent
 T_BENCH = 2.269
@@ -298,7 +299,7 @@ def metric_value(metric: str, rep: dict[str, Any], size: int) -> float:
     """The metric of one repeat."""
     seconds = rep["seconds"]
     if metric == RATE:
-        return rep["attempts"] / (seconds * 1e9) if seconds > 0 else math.nan
+        return bench.per_ns(rep["attempts"], seconds)
     if metric == COST_FLIP:
         return seconds * 1e9 / rep["flips"] if rep["flips"] else math.nan
     return seconds * 1e9 / (rep["sweeps"] * size * size)
@@ -367,7 +368,12 @@ def calibrate(case: Case, target: float) -> None:
 
 
 def time_cases(cases: list[Case], settings: Settings, label: str) -> None:
-    """Build, calibrate and time ``cases`` (one lattice size) round-robin."""
+    """Build, calibrate and time ``cases`` (one lattice size) round-robin.
+
+    The same method as :func:`neurophase.bench.interleaved_rates`, kept here
+    because this benchmark records every repeat's work (flips, clusters, threads
+    used, team sweeps) and must survive a peer that fails in the middle.
+    """
     live: list[Case] = []
     for case in cases:
         who = f"{label} {case.impl} {case.algorithm} {case.threads}T"

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ except ImportError:
     import baselines as bl
 
 import neurophase as npx
+from neurophase import bench
 
 HERE = Path(__file__).resolve().parent
 T_BENCH = 2.269
@@ -82,36 +82,45 @@ def time_cases(
 ) -> list[dict[str, Any]]:
     """Time every case of one size, repeats interleaved round-robin.
 
-    Each case's sweeps per repeat are calibrated to about ``target`` seconds;
-    interleaving the repeats exposes every case to the same changes of load from
-    other processes, so the ratios of medians stay meaningful on a busy machine.
+    The timing is the package's (:func:`neurophase.bench.interleaved_rates`, as
+    in ``neurophase bench``): each case's sweeps per repeat are calibrated to
+    about ``target`` seconds, the calibration runs doubling as warm-up (and numba
+    compilation); interleaving the repeats exposes every case to the same changes
+    of load from other processes, so the ratios of medians stay meaningful on a
+    busy machine.
     """
-    sweeps = []
-    for name, threads, run in runners:
-        log(f"L = {size}: calibrating {name}, {threads} thread(s)")
-        run(1)  # warm-up (and numba compilation)
-        seconds, _, _ = run(1)
-        sweeps.append(max(1, round(target / max(seconds, 1e-6))))
-    rates: list[list[float]] = [[] for _ in runners]
     threads_used = [1] * len(runners)
-    for repeat in range(repeats):
-        log(f"L = {size}: repeat {repeat + 1} of {repeats}")
-        for k, (_, _, run) in enumerate(runners):
-            seconds, attempts, threads_used[k] = run(sweeps[k])
-            rates[k].append(attempts / seconds / 1e9)
-    return [
-        {
-            "impl": name,
-            "threads": threads,
-            "size": size,
-            "threads_used": threads_used[k],
-            "sweeps_per_repeat": sweeps[k],
-            "attempts_per_ns": rates[k],
-            "median": statistics.median(rates[k]),
-            "best": max(rates[k]),
-        }
-        for k, (name, threads, _) in enumerate(runners)
-    ]
+
+    def workload(k: int, run: Runner) -> bench.Workload:
+        def work(sweeps: int) -> tuple[float, float]:
+            seconds, attempts, threads_used[k] = run(sweeps)
+            return seconds, float(attempts)
+
+        return work
+
+    workloads = {
+        f"{name}|{threads}": workload(k, run)
+        for k, (name, threads, run) in enumerate(runners)
+    }
+    log(f"L = {size}: calibrating and timing {len(runners)} cases x {repeats} repeats")
+    samples = bench.interleaved_rates(workloads, target_s=target, repeats=repeats)
+    cases = []
+    for k, (name, threads, _) in enumerate(runners):
+        s = samples[f"{name}|{threads}"]
+        cases.append(
+            {
+                "impl": name,
+                "threads": threads,
+                "size": size,
+                "threads_used": threads_used[k],
+                "sweeps_per_repeat": s.count,
+                "attempts_per_ns": s.rates,
+                "median": s.median,
+                "best": s.best,
+                "cpu_per_wall": s.cpu_per_wall,
+            }
+        )
+    return cases
 
 
 def check_onsager() -> dict[str, Any]:

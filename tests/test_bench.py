@@ -26,10 +26,15 @@ TINY = bench._Settings(
 )
 
 RATE_COLUMNS = {
-    "Lattice engines": ("attempts/ns",),
+    "Lattice engines": ("attempts/ns", "CPU/wall"),
     "Wolff": ("flipped spins/ns", "ns per flipped spin"),
-    "Activation kernels": ("elements/ns", "NumPy elements/ns", "x NumPy"),
-    "Mean-field": ("elements/ns", "np.tanh elements/ns", "brentq elements/ns"),
+    "Activation kernels": ("elements/ns", "NumPy elements/ns", "x NumPy", "CPU/wall"),
+    "Mean-field": (
+        "elements/ns",
+        "CPU/wall",
+        "np.tanh elements/ns",
+        "brentq elements/ns",
+    ),
 }
 
 
@@ -98,6 +103,14 @@ def test_json_round_trip(tiny_report: bench.BenchReport, tmp_path: Path) -> None
     assert again.to_dict() == data
     assert again.to_markdown() == tiny_report.to_markdown()
     assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]  # no temp file left
+
+
+def test_a_non_finite_cell_still_gives_strict_json() -> None:
+    table = bench.BenchTable("t", ["a", "b"], [[1, math.nan]], ["note"])
+    assert json.loads(json.dumps(table.to_dict(), allow_nan=False))["rows"] == [
+        [1, "nan"]
+    ]
+    assert "| 1 | n/a |" in table.to_markdown()
 
 
 def test_markdown_has_a_table_per_bench_table(tiny_report: bench.BenchReport) -> None:

@@ -35,8 +35,8 @@ from .statistics import Estimate, Summary, summarise
 # A library stays silent unless the application configures logging.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-# Imported on first use: they pull in matplotlib or scikit-learn, slow to load.
-_LAZY_MODULES = ("meanfield", "meanfield_figures", "perceptron", "quench")
+# Imported on first use: most pull in matplotlib or scikit-learn, slow to load.
+_LAZY_MODULES = ("bench", "meanfield", "meanfield_figures", "perceptron", "quench")
 
 
 def __getattr__(name: str) -> Any:
@@ -61,6 +61,7 @@ __all__ = [
     "WolffSweepWarning",
     "__version__",
     "activations",
+    "bench",
     "build_info",
     "exact",
     "meanfield",

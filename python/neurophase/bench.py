@@ -139,7 +139,7 @@ class BenchTable:
         return {
             "title": self.title,
             "columns": list(self.columns),
-            "rows": [list(r) for r in self.rows],
+            "rows": [_jsonable(list(r)) for r in self.rows],
             "notes": list(self.notes),
         }
 
@@ -265,10 +265,16 @@ class RateSample:
         Calls (sweeps, passes) per repeat, chosen by :func:`calibrate`.
     rates : list of float
         One rate per repeat.
+    cpu_per_wall : float
+        CPU time of this process (all its threads) over wall time, summed over
+        the repeats: about 1 for one thread that had a core to itself, about 2
+        for two threads that each had one, less when other processes took
+        turns on the cores. NaN when not measured.
     """
 
     count: int
     rates: list[float]
+    cpu_per_wall: float = math.nan
 
     @property
     def median(self) -> float:
@@ -318,8 +324,9 @@ def interleaved_rates(
 
     The repeats run A, B, C, A, B, C, ... so that a change of the machine's load
     hits every workload alike and ratios of medians of one call are fair. Rates
-    are ``work / seconds / 1e9`` (work units per nanosecond). ``counts`` fixes
-    the count of some workloads instead of calibrating them.
+    are ``work / seconds / 1e9`` (work units per nanosecond); the process's CPU
+    time per wall time over the repeats is kept too. ``counts`` fixes the count
+    of some workloads instead of calibrating them.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -329,11 +336,19 @@ def interleaved_rates(
         for k, w in workloads.items()
     }
     rates: dict[str, list[float]] = {k: [] for k in workloads}
+    cpu = dict.fromkeys(workloads, 0.0)
+    wall = dict.fromkeys(workloads, 0.0)
     for _ in range(repeats):
         for k, w in workloads.items():
+            c0, w0 = time.process_time(), time.perf_counter()
             seconds, work = w(n[k])
+            cpu[k] += time.process_time() - c0
+            wall[k] += time.perf_counter() - w0
             rates[k].append(per_ns(work, seconds))
-    return {k: RateSample(n[k], rates[k]) for k in workloads}
+    return {
+        k: RateSample(n[k], rates[k], cpu[k] / wall[k] if wall[k] > 0 else math.nan)
+        for k in workloads
+    }
 
 
 def call_workload(f: Callable[[Any], Any], x: npt.NDArray[Any]) -> Workload:
@@ -379,6 +394,8 @@ def _check_range(values: list[Any], name: str) -> None:
 
 
 def _usable_cores() -> int:
+    # Limitation: the usable cores come from the CPU affinity mask; a CPU quota
+    # of a container (cgroup cpu.max) is not seen, so clamping may allow too many.
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -519,6 +536,10 @@ def _engine_workload(sim: Simulation, used: dict[str, int]) -> Workload:
     return work
 
 
+def _finite(x: float) -> float | str:
+    return float(x) if math.isfinite(x) else "n/a"
+
+
 def _percent(x: float) -> float | str:
     return round(100.0 * x, 1) if math.isfinite(x) else "n/a"
 
@@ -542,6 +563,7 @@ def _engine_table(
             "threads used",
             "attempts/ns",
             "spread %",
+            "CPU/wall",
             speedup,
             "x metropolis",
         ],
@@ -558,9 +580,15 @@ def _engine_table(
             "median of the repeats.",
             "The engine runs lattices under 65536 sites per thread on fewer "
             "threads ('threads used'); such rows show no speed-up by design.",
+            "CPU/wall = CPU seconds of this process (all threads) per wall second "
+            "over the repeats: near 2 only if two threads each had a core; lower "
+            "values mean other processes shared the cores.",
             *notes,
         ],
     )
+    # Limitation: the timed sweeps follow a hot start near T_c, so large lattices
+    # are still coarsening: the acceptance, and with it the cost of a Metropolis
+    # sweep, drifts a little during the run (all engines alike, not equilibrium).
     for side in settings.sides:
         log(f"engines, L = {side}")
         workloads: dict[str, Workload] = {}
@@ -595,8 +623,9 @@ def _engine_table(
                         side,
                         t,
                         u["threads"],
-                        s.median,
+                        _finite(s.median),
                         _percent(s.spread),
+                        _ratio(s.cpu_per_wall, 1.0),
                         _ratio(s.median, samples[f"{algorithm}|{base}"].median),
                         _ratio(s.median, samples[f"metropolis|{t}"].median),
                     ]
@@ -624,6 +653,9 @@ def _wolff_table(settings: _Settings, log: _Progress) -> BenchTable:
     )
     workloads: dict[str, Workload] = {}
     used: dict[str, dict[str, int]] = {}
+    # Limitation: ten sweeps from a cold start do not fully equilibrate L = 1024
+    # near T_c; the cost per flipped spin depends on the cluster sizes, which are
+    # reported beside it. Wolff runs on one thread, so no thread counts here.
     for side in settings.wolff_sides:
         log(f"Wolff, L = {side}")
         sim = Simulation(
@@ -639,7 +671,13 @@ def _wolff_table(settings: _Settings, log: _Progress) -> BenchTable:
         s, u = samples[str(side)], used[str(side)]
         cluster = u["flips"] / u["clusters"] if u.get("clusters") else math.nan
         table.rows.append(
-            [side, s.median, _ratio(1.0, s.median), cluster, _percent(s.spread)]
+            [
+                side,
+                _finite(s.median),
+                _ratio(1.0, s.median),
+                _finite(cluster),
+                _percent(s.spread),
+            ]
         )
     return table
 
@@ -694,6 +732,9 @@ def _activation_tables(
     }
     n = settings.elements
     x64 = np.random.default_rng(1).standard_normal(n) * 4.0
+    # Limitation: every call allocates its output, as the NumPy expressions do;
+    # with out= the kernels skip the page faults of a fresh array and run faster,
+    # so 'x NumPy' here is the like-for-like ratio, not the kernels' best case.
     kern = BenchTable(
         title="Activation kernels: elements per ns beside NumPy",
         columns=[
@@ -703,6 +744,7 @@ def _activation_tables(
             "elements/ns",
             "NumPy elements/ns",
             "x NumPy",
+            "CPU/wall",
             "NumPy expression",
             "max rel. dev.",
         ],
@@ -714,7 +756,8 @@ def _activation_tables(
             f"{settings.target_s * 1e3:.0f} ms.",
             "'x NumPy' = kernel median / NumPy median of this run, NumPy on one "
             "thread; 'max rel. dev.' = largest relative difference from the NumPy "
-            "expression on the timed array (computed in float64 from each dtype).",
+            "expression on the timed array (computed in float64 from each dtype); "
+            "CPU/wall as in the engine table.",
             *notes,
         ],
     )
@@ -724,6 +767,7 @@ def _activation_tables(
             "dtype",
             "threads",
             "elements/ns",
+            "CPU/wall",
             "np.tanh elements/ns",
             "cost x np.tanh",
             "brentq elements/ns",
@@ -755,6 +799,8 @@ def _activation_tables(
                 _on_threads(act.meanfield, t, T_MF, ZJ_MF), x
             )
         workloads["mf|np.tanh"] = call_workload(np.tanh, x)
+        # Limitation: brentq's rate is from a small sample (the first elements of
+        # the same inputs), enough for its order of magnitude, not three digits.
         sample = x64[: settings.brentq_sample]
         workloads["mf|brentq"] = _brentq_workload(sample)
         with np.errstate(over="ignore"):
@@ -770,15 +816,36 @@ def _activation_tables(
             ref = s[f"{k}|numpy"].median
             for t in threads:
                 m = s[f"{k}|{t}"].median
+                cpu = _ratio(s[f"{k}|{t}"].cpu_per_wall, 1.0)
                 kern.rows.append(
-                    [k, name, t, m, ref, _ratio(m, ref), expr, deviation[k]]
+                    [
+                        k,
+                        name,
+                        t,
+                        _finite(m),
+                        _finite(ref),
+                        _ratio(m, ref),
+                        cpu,
+                        expr,
+                        _finite(deviation[k]),
+                    ]
                 )
         brentq = s["mf|brentq"].median
         tanh_rate = s["mf|np.tanh"].median
         for t in threads:
             m = s[f"mf|{t}"].median
+            cpu = _ratio(s[f"mf|{t}"].cpu_per_wall, 1.0)
             mf.rows.append(
-                [name, t, m, tanh_rate, _ratio(tanh_rate, m), brentq, _ratio(m, brentq)]
+                [
+                    name,
+                    t,
+                    _finite(m),
+                    cpu,
+                    _finite(tanh_rate),
+                    _ratio(tanh_rate, m),
+                    _finite(brentq),
+                    _ratio(m, brentq),
+                ]
             )
 
     # The mean-field kernel against brentq itself: the timing means nothing if

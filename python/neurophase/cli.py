@@ -1,5 +1,5 @@
 """Command line: ``neurophase simulate``, ``sweep``, ``scaling``, ``perceptron``,
-``quench``, ``info`` and ``bench``."""
+``quench`` and ``info``."""
 
 from __future__ import annotations
 
