@@ -933,11 +933,6 @@ def _as_output(values: np.ndarray) -> float | np.ndarray:
     return float(values) if values.ndim == 0 else values
 
 
-#: |k''| below which the temperature is T_c to double precision: k'' is computed
-#: from sinh(2K) to a few ulp, so smaller values are rounding noise.
-_AT_TC_KPP = 8.0 * np.finfo(np.float64).eps
-
-
 def _onsager_parts(
     temperature: npt.ArrayLike, coupling: float
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]:
@@ -955,6 +950,12 @@ def _onsager_parts(
     sh = np.sinh(xs)
     k_signed = np.where(
         x < 20.0, (sh - 1.0) * (sh + 1.0) / np.cosh(xs) ** 2, 1.0 - delta
+    )
+    # NumPy's sinh may round sinh(2 K_c) to 1 - 2^-53 instead of 1 (its own SIMD
+    # code, not the C library's): a k'' within a few rounding errors of zero is
+    # the critical point itself.
+    k_signed = np.where(
+        np.abs(k_signed) <= 4.0 * np.finfo(np.float64).eps, 0.0, k_signed
     )
     coth = 1.0 / np.tanh(x)
     return k, j, coth, k_signed, delta
@@ -1070,10 +1071,7 @@ def onsager_specific_heat(
         if np.any(low):
             bracket = np.where(low, _onsager_bracket_series(m, delta), bracket)
         heat = (k * coth) ** 2 * bracket
-        # At T_c, k'' vanishes; within a few rounding errors of zero (where
-        # libm's sinh decides the last bit) the temperature is T_c to double
-        # precision and the divergence is reported as such.
-        heat = np.where(np.abs(k_signed) > _AT_TC_KPP, heat, np.inf)
+        heat = np.where(one_minus_m > 0.0, heat, np.inf)
     return _as_output(heat)
 
 
