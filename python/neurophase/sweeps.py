@@ -1459,8 +1459,20 @@ def _run_locally(
                     "finished so far are kept; rerun the same sweep to continue"
                 ) from exc
             logger.warning("a worker process died; restarting the pool (%s)", exc)
+            # The dead worker may have held a lock of the pool's queues, which
+            # would block its siblings, and a shutdown waiting for them, forever.
+            _terminate_workers(pool)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: cf.Executor) -> None:
+    """SIGKILL the remaining worker processes of a broken process pool."""
+    processes = getattr(pool, "_processes", None) or {}
+    for proc in list(processes.values()):
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=10)
 
 
 def _local_pool(executor: str, workers: int) -> cf.Executor:
