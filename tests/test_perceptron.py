@@ -623,6 +623,8 @@ def test_bad_parameters_give_clear_errors() -> None:
         Activation("meanfield", temperature=-1.0)
     with pytest.raises(ValueError, match="zJ"):
         Activation("meanfield", zJ=-1.0)
+    with pytest.raises(ValueError, match="T0 must be > Tc"):
+        Activation("quench", T0=1.0, Tc=2.0)
     with pytest.raises(ValueError, match="task"):
         pc.load_task("digits:3-3")
     with pytest.raises(ValueError, match="alphas"):
