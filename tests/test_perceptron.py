@@ -635,6 +635,19 @@ def test_bad_parameters_give_clear_errors() -> None:
         pc.hebb_generalisation(-1.0)
 
 
+@pytest.mark.parametrize("alphas", [[-1.0], [0.0], [0.5, 0], [math.nan]])
+def test_teacher_student_alphas_check_and_message_agree(alphas: list[float]) -> None:
+    """Every alpha <= 0 or non-finite gets the same message, stating > 0."""
+    with pytest.raises(ValueError, match=r"alphas must be finite and > 0, got"):
+        pc.teacher_student(alphas, 50)
+
+
+def test_theory_curves_accept_alpha_zero_and_refuse_strings() -> None:
+    assert pc.hebb_generalisation(0.0) == pytest.approx(0.5)
+    with pytest.raises(TypeError, match="alpha"):
+        pc.hebb_generalisation(["1"])  # type: ignore[list-item]
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
