@@ -710,6 +710,25 @@ def test_zoo_prints_its_table_and_mapping(zoo: mf.ActivationZoo) -> None:
         zoo.row("gelu")
 
 
+def test_zoo_tables_print_as_plain_text() -> None:
+    """print(zoo.table()) and print(zoo.mapping_table()) write text, not an
+    object repr; markup-like cells such as E[...] are kept."""
+    row = mf.ZooRow(
+        "ReLU",
+        "slow reheating",
+        "E[time below T_c]",
+        "ReLU(s)",
+        "T0 - T_c -> threshold",
+        1e-3,
+        1e-2,
+        "relative",
+    )
+    zoo = mf.ActivationZoo((row,), (("zJ", "cooperativity"),), {})
+    text = str(zoo.table())
+    assert "<rich" not in text and "E[time below T_c]" in text and "ok" in text
+    assert "cooperativity" in str(zoo.mapping_table())
+
+
 def test_high_gain_beyond_tanh_near_tc() -> None:
     """T > T_c: dm/dh at h = 0 is 1/(T - T_c) (a finite difference of the
     brentq root), above tanh's 1/T and diverging as T -> T_c."""

@@ -1812,11 +1812,13 @@ class ActivationZoo:
         raise KeyError(f"no activation {activation!r}; rows are {names}")
 
     def table(self) -> Any:
-        """A ``rich.table.Table`` of the rows (print it with a rich console)."""
+        """A ``rich.table.Table`` of the rows; ``print()`` gives it as plain text
+        and a rich console renders it."""
         from rich.markup import escape
-        from rich.table import Table
 
-        table = Table(title="Activations as limits of the membrane (mean field)")
+        from ._table import TextTable
+
+        table = TextTable(title="Activations as limits of the membrane (mean field)")
         for col in ("activation", "limit", "membrane", "neurone", "mapping", "check"):
             table.add_column(col)
         for r in self.rows:
@@ -1833,11 +1835,13 @@ class ActivationZoo:
         return table
 
     def mapping_table(self) -> Any:
-        """A ``rich.table.Table`` of the physics -> neurone dictionary."""
+        """A ``rich.table.Table`` of the physics -> neurone dictionary (plain
+        text with ``print()``)."""
         from rich.markup import escape
-        from rich.table import Table
 
-        table = Table(title="Membrane physics -> neurone")
+        from ._table import TextTable
+
+        table = TextTable(title="Membrane physics -> neurone")
         table.add_column("membrane")
         table.add_column("neurone")
         for a, b in self.mapping:

@@ -2139,10 +2139,14 @@ class ScalingResult:
 
     def table(self, reference: Reference | None = None, title: str = "") -> Table:
         """A rich table: measured values, reference values and the deviation in
-        error bars (``z``)."""
-        from rich.table import Table
+        error bars (``z``).
 
-        table = Table(title=title or "finite-size scaling")
+        ``print(result.table())`` prints it as plain text; a rich console
+        renders it as a rich table.
+        """
+        from ._table import TextTable
+
+        table = TextTable(title=title or "finite-size scaling")
         table.add_column("quantity")
         table.add_column("measured", justify="right")
         if reference is not None:
@@ -2173,16 +2177,16 @@ def comparison_table(
     quantity, columns ``<key> measured`` and ``<key> reference``.
 
     ``results`` maps keys of :data:`REFERENCES` (``"square"``, ``"cubic"``,
-    ``"complete"``) to their analyses.
+    ``"complete"``) to their analyses.  ``print()`` gives it as plain text.
     """
-    from rich.table import Table
+    from ._table import TextTable
 
     for key in results:
         if key not in REFERENCES:
             raise ValueError(
                 f"results keys must be in {tuple(REFERENCES)}, got {key!r}"
             )
-    table = Table(title=title)
+    table = TextTable(title=title)
     table.add_column("quantity")
     for key in results:
         table.add_column(f"{REFERENCES[key].name}", justify="right")
