@@ -873,10 +873,6 @@ BAD_CALLS = [
     (lambda: act.meanfield(0.1, np.array([1.0, np.inf])), ValueError, "temperature"),
     (lambda: act.meanfield(0.1, 1.0, -1.0), ValueError, "zJ"),
     (lambda: act.meanfield(np.zeros(3), np.ones(4)), ValueError, "broadcast"),
-    (lambda: act.meanfield(np.arange(3), 1.0), TypeError, "h"),
-    (lambda: act.meanfield(0.1, np.array([1, 2])), TypeError, "temperature"),
-    (lambda: act.tanh(np.array([1, 2])), TypeError, "x"),
-    (lambda: act.tanh(np.array([True])), TypeError, "x"),
     (lambda: act.tanh(np.array(["a"], dtype=object)), TypeError, "x"),
     (lambda: act.tanh(np.array([1j])), TypeError, "x"),
     (lambda: act.tanh(np.ones(2, np.float16)), TypeError, "x"),
@@ -895,6 +891,11 @@ BAD_CALLS = [
     (lambda: act.quench_rate(1.0, 2.0, 0.0), ValueError, "Tc"),
     (lambda: act.quench_rate(1.0, 2.0, 1.0, saturate=1), TypeError, "saturate"),
     (lambda: act.quench_meanfield_rate(1.0, 2.0, 0.0), ValueError, "zJ"),
+    (lambda: act.meanfield(np.arange(3).astype(np.complex128), 1.0), TypeError, "h"),
+    (lambda: act.tanh(np.array(["1.0"])), TypeError, "x"),
+    (lambda: act.tanh(1.0, np.array([True])), TypeError, "gain"),
+    (lambda: act.tanh(1.0, [True, False]), TypeError, "gain"),
+    (lambda: act.meanfield(0.1, np.array([1j])), TypeError, "temperature"),
     (lambda: act.select_simd_path("avx512"), ValueError, "name"),
 ]
 
@@ -906,6 +907,82 @@ def test_bad_input_raises_naming_the_parameter(call, exc, word) -> None:  # type
     """Bad input raises ValueError/TypeError with the parameter's name."""
     with pytest.raises(exc, match=word):
         call()
+
+
+INTEGER_AND_BOOL_CALLS = [
+    (act.logistic, ()),
+    (act.logistic_derivative, ()),
+    (act.tanh, ()),
+    (act.tanh_derivative, ()),
+    (act.step, ()),
+    (act.step_derivative, ()),
+    (act.relu, ()),
+    (act.relu_derivative, ()),
+    (act.softplus, ()),
+    (act.softplus_derivative, ()),
+    (act.swish, ()),
+    (act.swish_derivative, ()),
+    (act.meanfield, (0.8, 1.0)),
+    (act.meanfield_derivative, (0.8, 1.0)),
+    (act.open_fraction, (0.8, 1.0)),
+    (act.open_fraction_derivative, (0.8, 1.0)),
+    (act.quench_rate, (2.0, 1.0)),
+    (act.quench_rate_derivative, (2.0, 1.0)),
+    (act.quench_meanfield_rate, (2.0, 1.0)),
+    (act.quench_meanfield_rate_derivative, (2.0, 1.0)),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "params"),
+    INTEGER_AND_BOOL_CALLS,
+    ids=[f.__name__ for f, _ in INTEGER_AND_BOOL_CALLS],
+)
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint16, np.bool_])
+def test_integer_and_bool_arrays_are_converted_to_float64(
+    function: object, params: tuple[float, ...], dtype: type
+) -> None:
+    """Integer and bool arrays give the float64 result of the same values, like
+    lists of numbers; float32 stays float32."""
+    values = np.arange(-2, 3) if dtype is not np.bool_ else np.array([0, 1, 1])
+    if dtype is np.uint16:
+        values = values + 2
+    x = values.astype(dtype)
+    got = function(x, *params)  # type: ignore[operator]
+    want = function(x.astype(np.float64), *params)  # type: ignore[operator]
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(function(x.tolist(), *params), want)  # type: ignore[operator]
+    f32 = function(x.astype(np.float32), *params)  # type: ignore[operator]
+    assert f32.dtype == np.float32
+
+
+def test_integer_parameter_arrays_are_converted() -> None:
+    """An integer array of parameters equals the float64 one (as a list does)."""
+    h = np.linspace(-1.0, 1.0, 4)
+    want = act.meanfield(h[:, None], np.array([1.0, 2.0]), 1.0)
+    np.testing.assert_array_equal(
+        act.meanfield(h[:, None], np.array([1, 2]), 1.0), want
+    )
+    np.testing.assert_array_equal(act.meanfield(h[:, None], [1, 2], 1.0), want)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: act.quench_rate(np.linspace(-2, 2, 5), T0=1.0, Tc=2.0, sigma=0.1),
+        lambda: act.quench_rate(1.0, 2.0, 2.0),
+        lambda: act.quench_rate_derivative(1.0, np.array([3.0, 1.5]), 2.0),
+        lambda: act.quench_rate(np.zeros((2, 1)), np.array([[3.0], [1.0]]), 2.0),
+        lambda: act.quench_meanfield_rate(np.linspace(-0.5, 3.5, 5), T0=0.5),
+        lambda: act.quench_meanfield_rate_derivative(1.0, 2.0, np.array([1.0, 2.0])),
+    ],
+    ids=["rate", "equal", "derivative-array", "rate-2d", "meanfield", "mf-zj-array"],
+)
+def test_quench_rates_refuse_a_resting_temperature_at_or_below_tc(call: object) -> None:
+    """The quench starts at rest above T_c: T0 <= Tc (or zJ) anywhere is refused."""
+    with pytest.raises(ValueError, match=r"T0 must be > (Tc|T_c = zJ)"):
+        call()  # type: ignore[operator]
 
 
 def test_numpy_scalar_parameters_are_numbers() -> None:

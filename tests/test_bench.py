@@ -70,6 +70,12 @@ def test_every_throughput_is_finite_and_positive(
                 assert math.isfinite(value) and value > 0.0, (start, name, row)
 
 
+def test_bench_table_prints_as_markdown() -> None:
+    table = bench.BenchTable("Kernels", ["kernel", "ns"], [["tanh", 1.5]], ["note"])
+    assert str(table) == table.to_markdown().rstrip("\n")
+    assert "| tanh | 1.5 |" in str(table)
+
+
 def test_engine_rows_cover_every_engine_size_and_thread_count(
     tiny_report: bench.BenchReport,
 ) -> None:

@@ -759,6 +759,42 @@ def test_invalid_input_raises_value_error_naming_the_parameter(
         call()  # type: ignore[operator]
 
 
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda: exact.onsager_energy("2"), "temperature"),  # type: ignore[arg-type]
+        (lambda: exact.onsager_specific_heat(["2"]), "temperature"),
+        (lambda: exact.kaufman(4, "2"), "temperature"),  # type: ignore[arg-type]
+        (lambda: exact.curie_weiss(4, 1.0, "1"), "coupling"),  # type: ignore[arg-type]
+        (lambda: exact.chain_infinite(1.0, 1.0, 1j), "field"),  # type: ignore[arg-type]
+        (lambda: exact.enumerate_lattice((2, 2), 1.0, field="0"), "field"),
+    ],
+    ids=[
+        "onsager-str",
+        "onsager-list-of-str",
+        "kaufman-str",
+        "cw-str-coupling",
+        "chain-complex-field",
+        "enumerate-str-field",
+    ],
+)
+def test_non_real_input_raises_type_error_naming_the_parameter(
+    call: object, parameter: str
+) -> None:
+    """Strings are refused, as by simulate(), instead of being parsed."""
+    with pytest.raises(TypeError, match=rf"\b{parameter}\b"):
+        call()  # type: ignore[operator]
+
+
+def test_array_builders_refuse_sizes_beyond_their_memory_limit() -> None:
+    with pytest.raises(ValueError, match=r"\bL\b.*1000000"):
+        exact.kaufman(exact.MAX_KAUFMAN_SIDE + 1, 2.0)
+    with pytest.raises(ValueError, match=r"shape.*1000000"):
+        exact.bond_list((2000, 2000))
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        exact.curie_weiss(10**8, 1.0)
+
+
 def test_result_containers_are_frozen() -> None:
     result = exact.curie_weiss(4, 1.0)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -710,6 +710,25 @@ def test_zoo_prints_its_table_and_mapping(zoo: mf.ActivationZoo) -> None:
         zoo.row("gelu")
 
 
+def test_zoo_tables_print_as_plain_text() -> None:
+    """print(zoo.table()) and print(zoo.mapping_table()) write text, not an
+    object repr; markup-like cells such as E[...] are kept."""
+    row = mf.ZooRow(
+        "ReLU",
+        "slow reheating",
+        "E[time below T_c]",
+        "ReLU(s)",
+        "T0 - T_c -> threshold",
+        1e-3,
+        1e-2,
+        "relative",
+    )
+    zoo = mf.ActivationZoo((row,), (("zJ", "cooperativity"),), {})
+    text = str(zoo.table())
+    assert "<rich" not in text and "E[time below T_c]" in text and "ok" in text
+    assert "cooperativity" in str(zoo.mapping_table())
+
+
 def test_high_gain_beyond_tanh_near_tc() -> None:
     """T > T_c: dm/dh at h = 0 is 1/(T - T_c) (a finite difference of the
     brentq root), above tanh's 1/T and diverging as T -> T_c."""
@@ -863,6 +882,33 @@ def test_bad_input_raises_a_clear_error(
     empty schedules, bad thresholds: ValueError/TypeError naming the parameter."""
     with pytest.raises(error, match=message):
         call()  # type: ignore[operator]
+
+
+def test_quench_response_default_bias_fires_and_bias_zero_is_refused() -> None:
+    """The default bias is the protocol's small positive field: a quench well
+    past threshold fires.  bias <= 0 is refused (at 0 the deterministic
+    trajectory stays on the unstable fixed point m = 0 and never fires)."""
+    sched = mf.LinearReheating.create([0.1, 0.6, 1.0], 1.25, rate=0.02)
+    resp = mf.quench_response(sched, samples=801)
+    assert resp.bias == mf.DEFAULT_QUENCH_BIAS > 0.0
+    assert resp.rate[0] == 0.0 and resp.rate[2] > resp.rate[1] > 0.0
+    assert resp.threshold_stimulus == pytest.approx(
+        1.25 - mf.threshold_temperature(0.5, 1.0, mf.DEFAULT_QUENCH_BIAS)
+    )
+    for bias in (0.0, -0.01):
+        with pytest.raises(ValueError, match="bias must be > 0"):
+            mf.quench_response(sched, bias=bias)
+
+
+def test_quench_response_refuses_a_resting_temperature_at_or_below_tc() -> None:
+    """The quench starts at rest above T_c = zJ."""
+    sched = mf.LinearReheating.create([0.5, 1.0], 0.5, minimum_temperature=0.01)
+    with pytest.raises(ValueError, match=r"resting_temperature must exceed T_c"):
+        mf.quench_response(sched)
+    with pytest.raises(ValueError, match=r"T_c = zJ = 2"):
+        mf.quench_response(mf.LinearReheating.create([0.5], 1.5), zJ=2.0)
+    # zJ = 0 (independent channels) has T_c = 0: any T0 > 0 is allowed.
+    assert mf.quench_response(sched, zJ=0.0, samples=11).rate.shape == (2,)
 
 
 def test_noise_average_matches_direct_quadrature() -> None:

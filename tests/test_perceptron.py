@@ -210,6 +210,62 @@ def test_cover_fraction_exact_values() -> None:
         assert pc.cover_fraction(P, N) == pytest.approx(ref, rel=1e-9)
 
 
+def _cover_reference(P: int, N: int) -> Fraction:
+    """C(P, N) / 2^P from the definition, term by term."""
+    return Fraction(2 * sum(math.comb(P - 1, k) for k in range(min(N, P))), 2**P)
+
+
+def test_cover_count_agrees_with_the_definition() -> None:
+    for P in range(1, 40):
+        for N in range(1, P + 3):
+            assert pc.cover_fraction_exact(P, N) == _cover_reference(P, N)
+            assert pc.cover_fraction(P, N) == float(_cover_reference(P, N))
+    for P, N in ((1001, 3), (1001, 500), (1001, 501), (1000, 900)):
+        assert pc.cover_fraction_exact(P, N) == _cover_reference(P, N)
+
+
+def test_cover_fraction_exact_and_incomplete_beta_paths_agree() -> None:
+    """Across the switch at P = 20000 the exact ratio and I_{1/2} agree."""
+    from scipy.special import betainc
+
+    for P in (20_000, 20_001, 30_001):
+        for N in (
+            1,
+            2,
+            40,
+            P // 4,
+            P // 2 - 150,
+            P // 2,
+            P // 2 + 1,
+            P // 2 + 150,
+            P - 3,
+            P - 1,
+        ):
+            exact_value = float(pc.cover_fraction_exact(P, N))
+            beta_value = float(betainc(P - N, N, 0.5))
+            fast = pc.cover_fraction(P, N)
+            if P <= 20_000:
+                assert fast == exact_value
+            else:
+                assert fast == beta_value
+            if exact_value > 1e-300:
+                tol = 1e-13 if exact_value >= 1e-10 else 1e-12
+                assert beta_value == pytest.approx(exact_value, rel=tol, abs=0.0)
+
+
+def test_cover_fraction_is_fast_for_large_p_and_the_count_is_capped() -> None:
+    assert pc.cover_fraction(100_000, 50_000) == pytest.approx(0.5, rel=1e-14)
+    assert pc.cover_fraction(10**12, 5 * 10**11) == pytest.approx(0.5, rel=1e-9)
+    assert pc.cover_fraction(10**9, 10**9) == 1.0
+    assert pc.cover_fraction(10**6, 10) == 0.0  # 2^-999999 underflows
+    with pytest.raises(ValueError, match=r"\bP\b.*100000"):
+        pc.cover_count(pc.MAX_COVER_COUNT_P + 1, 2)
+    with pytest.raises(ValueError, match=r"\bP\b"):
+        pc.cover_fraction_exact(10**9, 5 * 10**8)
+    with pytest.raises(ValueError, match=r"\bN\b"):
+        pc.cover_fraction(10, 0)
+
+
 @pytest.mark.slow
 def test_capacity_matches_cover_and_sharpens_with_n() -> None:
     """Measured separable fractions agree with Cover: the exact binomial test's
@@ -567,6 +623,8 @@ def test_bad_parameters_give_clear_errors() -> None:
         Activation("meanfield", temperature=-1.0)
     with pytest.raises(ValueError, match="zJ"):
         Activation("meanfield", zJ=-1.0)
+    with pytest.raises(ValueError, match="T0 must be > Tc"):
+        Activation("quench", T0=1.0, Tc=2.0)
     with pytest.raises(ValueError, match="task"):
         pc.load_task("digits:3-3")
     with pytest.raises(ValueError, match="alphas"):
@@ -575,6 +633,19 @@ def test_bad_parameters_give_clear_errors() -> None:
         pc.teacher_student([1.0], 10, rule="hebb", online=True)
     with pytest.raises(ValueError, match="alpha"):
         pc.hebb_generalisation(-1.0)
+
+
+@pytest.mark.parametrize("alphas", [[-1.0], [0.0], [0.5, 0], [math.nan]])
+def test_teacher_student_alphas_check_and_message_agree(alphas: list[float]) -> None:
+    """Every alpha <= 0 or non-finite gets the same message, stating > 0."""
+    with pytest.raises(ValueError, match=r"alphas must be finite and > 0, got"):
+        pc.teacher_student(alphas, 50)
+
+
+def test_theory_curves_accept_alpha_zero_and_refuse_strings() -> None:
+    assert pc.hebb_generalisation(0.0) == pytest.approx(0.5)
+    with pytest.raises(TypeError, match="alpha"):
+        pc.hebb_generalisation(["1"])  # type: ignore[list-item]
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 import neurophase as npx
 from conftest import SEED, Z_TOLERANCE
+from neurophase import exact
 from neurophase import meanfield as mf
 from neurophase import quench as q
 
@@ -245,6 +246,38 @@ def test_quench_curve_rejects_bad_input() -> None:
         q.quench_curve(lattice, [0.5], protocol, seeds=1)
     with pytest.raises(TypeError, match="lattice"):
         q.quench_curve("square", [0.5], protocol)  # type: ignore[arg-type]
+
+
+def test_quench_refuses_a_resting_temperature_at_or_below_tc() -> None:
+    """The protocol starts at rest above T_c: quench_curve checks T0 against the
+    lattice's critical temperature, glauber_curve against zJ, before any work."""
+    cold = q.QuenchProtocol(0.5, minimum_temperature=0.01)
+    for lattice, t_c in (
+        (npx.Lattice.complete(256), 255 / 256),
+        (npx.Lattice.square(256), exact.critical_temperature_square()),
+        (npx.Lattice.cubic(4), 1.0 / 0.221654626),
+    ):
+        assert q.critical_temperature(lattice) == pytest.approx(t_c, rel=1e-12)
+        with pytest.raises(ValueError, match="resting_temperature must exceed"):
+            q.quench_curve(lattice, [0.5, 1.0], cold, seeds=2)
+    # Between the lattice's T_c and the mean-field zJ = 4 the square lattice rests
+    # disordered: accepted.
+    warm = q.QuenchProtocol(3.0, equilibration=0, tail=1, rate=1.0)
+    assert q.quench_curve(npx.Lattice.square(4), [0.1], warm, seeds=2).rate.shape == (
+        1,
+    )
+    assert q.critical_temperature(npx.Lattice.chain(16)) == 0.0
+    assert q.critical_temperature(npx.Lattice.square(8), 2.0) == pytest.approx(
+        2.0 * exact.critical_temperature_square()
+    )
+    with pytest.raises(ValueError, match="T_c = zJ = 1"):
+        q.glauber_curve([0.5], q.QuenchProtocol(0.9))
+    with pytest.raises(ValueError, match="bias must be > 0"):
+        q.glauber_curve([0.5], q.QuenchProtocol(1.5, bias=0.0))
+
+
+def test_protocol_default_bias_is_the_mean_field_default() -> None:
+    assert q.QuenchProtocol(1.5).bias == mf.DEFAULT_QUENCH_BIAS > 0.0
 
 
 def test_chain_response_matches_exact_chain() -> None:

@@ -453,6 +453,40 @@ def test_curie_weiss_data_equal_exact_module():
         assert chi[0] == pytest.approx(ref.susceptibility_abs, rel=1e-10)
 
 
+def test_result_tables_print_as_plain_text():
+    """print(result.table(reference)) writes the table (README example), and the
+    table still renders through a rich console."""
+    import io
+
+    from rich.console import Console
+
+    data = scaling.ScalingData.curie_weiss([64, 256, 1024], [0.9, 1.0, 1.1])
+    result = scaling.analyse(data)
+    for table in (
+        result.table(scaling.REFERENCES["complete"]),
+        scaling.comparison_table({"complete": result}),
+    ):
+        text = str(table)
+        assert "<rich" not in text and "T_c" in text and "reference" in text
+        assert all(line == line.rstrip() for line in text.splitlines())
+        console = Console(file=io.StringIO(), width=120, record=True)
+        console.print(table)
+        assert "T_c" in console.export_text()
+
+
+def test_curie_weiss_data_refuse_sizes_beyond_the_memory_limit():
+    """Sizes too large for memory are refused before anything is allocated."""
+    with pytest.raises(ValueError, match=r"sizes.*<= 4000000"):
+        scaling.ScalingData.curie_weiss([10**8, 2 * 10**8], [0.95, 1.0, 1.05])
+    limit = scaling.MAX_CURIE_WEISS_CLASSES
+    with pytest.raises(ValueError, match="sizes"):
+        scaling.ScalingData.curie_weiss([limit // 2, limit // 2], [1.0])
+    with pytest.raises(ValueError, match="sizes"):
+        scaling.ScalingData.curie_weiss([64, 2.5], [1.0])  # type: ignore[list-item]
+    data = scaling.ScalingData.curie_weiss([8, np.int64(16)], (t for t in (0.9, 1.1)))
+    assert data.sizes == (8, 16)
+
+
 @pytest.mark.slow
 def test_mean_field_class_on_the_complete_graph():
     """Exact finite-N Curie-Weiss: T_c -> J, U* -> 0.2705, 1/nu_N = gamma/nu_N

@@ -10,10 +10,12 @@ a quench with linear reheating.
 Every function here is NumPy-first:
 
 * ``x`` (or ``h``, ``s``) is any array-like of any shape and strides (views
-  included). float32 and float64 arrays keep their dtype; Python numbers and lists
-  of numbers become float64; integer, bool, complex, object and other float arrays
-  raise ``TypeError`` (convert them with ``.astype(np.float64)``). The dtype of
-  the result is that of ``x``; parameters never change it. float32 input to
+  included). float32 and float64 arrays keep their dtype; Python numbers, lists
+  of numbers and integer and bool arrays become float64 (bool as 0 and 1);
+  complex, object, string and other float (float16, longdouble) arrays raise
+  ``TypeError``. The dtype of the result is that of ``x``; parameters never
+  change it (integer arrays of parameters are converted too; bool parameters
+  are refused). float32 input to
   :func:`logistic`, :func:`tanh`, :func:`softplus` and their derivatives runs
   through native single-precision kernels (8 lanes per AVX2 instruction; within
   4 float32 ulp, typically 2); every other element is computed in double
@@ -127,30 +129,30 @@ _FLOAT_NUMS = (np.dtype(np.float32).num, np.dtype(np.float64).num)
 Param = float | npt.NDArray[np.float64]
 
 
-def _input(name: str, value: Any) -> FloatArray:
-    """The input array: float32/float64 kept, Python numbers -> float64."""
+def _input(name: str, value: Any, *, bools: bool = True) -> FloatArray:
+    """The input array: float32/float64 kept; integers (and bools, if ``bools``),
+    Python numbers and lists of them -> float64; anything else a TypeError."""
     if type(value) is np.ndarray and value.dtype.num in _FLOAT_NUMS:
         return value  # the common case, checked first: calls on tiny arrays
     if isinstance(value, np.ndarray | np.generic):
         arr = np.asarray(value)
-        if arr.dtype in (np.float32, np.float64):
-            return arr
-        raise TypeError(
-            f"{name} must be a float32 or float64 array, got {arr.dtype} data "
-            f"(convert with .astype(np.float64))"
-        )
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number or array, got {value!r}")
-    try:
+    elif isinstance(value, bool):
         arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be a real number or array: {exc}") from None
-    if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
-        raise TypeError(
-            f"{name} must be a real number or an array of real numbers, got "
-            f"{arr.dtype} data"
-        )
-    return arr.astype(np.float64)
+    else:
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged lists and the like
+            raise TypeError(f"{name} must be a real number or array: {exc}") from None
+    if arr.dtype.num in _FLOAT_NUMS:
+        return arr
+    kind = arr.dtype.kind
+    if kind in "iu" or (bools and kind == "b"):
+        return arr.astype(np.float64)
+    allowed = "float32, float64, integer" + (" or bool" if bools else "")
+    raise TypeError(
+        f"{name} must be a real number or an array of real numbers ({allowed}), "
+        f"got {arr.dtype} data"
+    )
 
 
 def _param(
@@ -161,13 +163,15 @@ def _param(
     if type(value) is float or type(value) is int:  # fast path: plain numbers
         v = float(value)
     elif isinstance(value, bool | np.bool_) or (
-        isinstance(value, np.ndarray) and value.dtype.kind != "f"
+        isinstance(value, np.ndarray) and value.dtype.kind not in "fiu"
     ):
-        raise TypeError(f"{name} must be a real number or a float array ({allowed})")
+        raise TypeError(
+            f"{name} must be a real number or a float or integer array ({allowed})"
+        )
     elif isinstance(value, numbers.Real):  # NumPy scalars
         v = float(value)
     else:
-        arr = _input(name, value).astype(np.float64, copy=False)
+        arr = _input(name, value, bools=False).astype(np.float64, copy=False)
         ok = np.isfinite(arr)
         if minimum is not None:
             ok &= arr > minimum if strict else arr >= minimum
@@ -288,7 +292,8 @@ _COMMON = """
     Parameters
     ----------
     x : array_like
-        Input (float32/float64 kept, numbers and lists become float64).{gain}
+        Input (float32/float64 kept; numbers, lists, integer and bool arrays
+        become float64).{gain}
     out : ndarray, optional
         Array of the result dtype and broadcast shape to write into (may be ``x``).
     threads : int, optional
@@ -492,7 +497,8 @@ _MF_PARAMS = """
     ----------
     h : array_like
         Field (stimulus drive), energy units (k_B = 1). Its dtype sets the result
-        dtype (float32/float64; numbers become float64).
+        dtype (float32/float64 kept; numbers, lists, integer and bool arrays
+        become float64).
     temperature : float or array_like
         Temperature ``T`` (finite, > 0), broadcasting against ``h``.
     zJ : float or array_like, default 1
@@ -649,7 +655,8 @@ _QUENCH_PARAMS = """
         Stimulus; its dtype sets the result dtype. Any real value (``s`` below
         the threshold gives 0).
     T0 : float or array_like
-        Resting temperature (finite, > 0).
+        Resting temperature (finite, ``T0 > Tc`` elementwise: the quench starts
+        at rest above the critical temperature).
     Tc : float or array_like
         Critical temperature (finite, > 0).
     k : float or array_like, default 1
@@ -668,9 +675,11 @@ _QUENCH_PARAMS = """
 def _quench_params(
     T0: ArrayLike, Tc: ArrayLike, k: ArrayLike, r: ArrayLike, sigma: ArrayLike
 ) -> list[tuple[str, Param]]:
+    t0, tc = _temperature("T0", T0), _temperature("Tc", Tc)
+    _check_above_critical(t0, tc, "Tc")
     return [
-        ("T0", _temperature("T0", T0)),
-        ("Tc", _temperature("Tc", Tc)),
+        ("T0", t0),
+        ("Tc", tc),
         ("k", _param("k", k, minimum=0.0, strict=True, allowed="finite and > 0")),
         ("r", _param("r", r, minimum=0.0, strict=True, allowed="finite and > 0")),
         (
@@ -680,6 +689,31 @@ def _quench_params(
             ),
         ),
     ]
+
+
+def _check_above_critical(t0: Param, tc: Param, tc_name: str) -> None:
+    """Refuse ``T0 <= T_c`` anywhere: the quench protocol starts at rest above
+    ``T_c`` (below it the membrane never stops firing and the rate is
+    meaningless)."""
+    if type(t0) is float and type(tc) is float:  # the common case: two numbers
+        if t0 > tc:
+            return
+        raise ValueError(
+            f"T0 must be > {tc_name} (the quench starts at rest above the critical "
+            f"temperature), got T0 = {t0!r}, {tc_name} = {tc!r}"
+        )
+    try:
+        a, b = np.broadcast_arrays(np.asarray(t0), np.asarray(tc))
+    except ValueError:  # shapes that do not broadcast: _apply reports them
+        return
+    below = a <= b
+    if below.any():
+        first = int(np.flatnonzero(below)[0])
+        raise ValueError(
+            f"T0 must be > {tc_name} everywhere (the quench starts at rest above "
+            f"the critical temperature), got T0 = {float(a.flat[first])!r}, "
+            f"{tc_name} = {float(b.flat[first])!r}"
+        )
 
 
 def _saturate(value: Any) -> bool:
@@ -752,7 +786,8 @@ _QMF_PARAMS = """
     s : array_like
         Stimulus; its dtype sets the result dtype.
     T0 : float or array_like
-        Resting temperature (finite, > 0).
+        Resting temperature (finite, ``T0 > zJ = T_c`` elementwise: the quench
+        starts at rest above the critical temperature).
     zJ : float or array_like, default 1
         Coordination times coupling (finite, > 0): ``T_c = zJ``.
     k, r : float or array_like, default 1
@@ -772,9 +807,12 @@ def _qmf(
     out: Any,
     threads: Any,
 ) -> Result:
+    t0 = _temperature("T0", T0)
+    zj = _param("zJ", zJ, minimum=0.0, strict=True, allowed="finite and > 0")
+    _check_above_critical(t0, zj, "T_c = zJ")
     params: list[tuple[str, Param]] = [
-        ("T0", _temperature("T0", T0)),
-        ("zJ", _param("zJ", zJ, minimum=0.0, strict=True, allowed="finite and > 0")),
+        ("T0", t0),
+        ("zJ", zj),
         ("k", _param("k", k, minimum=0.0, strict=True, allowed="finite and > 0")),
         ("r", _param("r", r, minimum=0.0, strict=True, allowed="finite and > 0")),
     ]

@@ -134,6 +134,10 @@ class BenchTable:
             lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
+    def __str__(self) -> str:
+        """The table as Markdown text (:meth:`to_markdown`), for ``print()``."""
+        return self.to_markdown().rstrip("\n")
+
     def to_dict(self) -> dict[str, Any]:
         """``{"title", "columns", "rows", "notes"}`` with JSON-able values."""
         return {

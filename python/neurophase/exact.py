@@ -28,6 +28,10 @@ Conventions (shared by the whole module)
 Sites of a lattice of shape ``(L_1, ..., L_d)`` are numbered in C (row-major)
 order, i.e. ``numpy.ravel_multi_index`` order, and a per-site field array has
 the lattice's shape.
+
+Arguments that are not real numbers (strings, complex numbers, objects) raise
+``TypeError`` naming the parameter; real values out of range raise
+``ValueError``.
 """
 
 from __future__ import annotations
@@ -68,6 +72,14 @@ MAX_ENUMERATION_DIMENSIONS = 5
 
 #: Largest ``N`` accepted by :func:`curie_weiss` (memory is O(N)).
 MAX_CURIE_WEISS_SITES = 10**7
+
+#: Largest side ``L`` accepted by :func:`kaufman` (memory and time are O(L):
+#: about 0.2 s and a few hundred MB at the limit).
+MAX_KAUFMAN_SIDE = 10**6
+
+#: Largest number of sites accepted by :func:`bond_list` (the table has
+#: ``d N`` rows of two int64; about 250 MB of work arrays at the limit, d = 5).
+MAX_BOND_LIST_SITES = 10**6
 
 # Number of sites whose 2^k configurations form one enumeration chunk.  Kept a
 # module attribute so tests can shrink it to exercise the chunk merging.
@@ -256,7 +268,18 @@ class ChainFiniteResult:
 # ---------------------------------------------------------------------------
 
 
+def _refuse_non_real(name: str, value: object, allowed: str) -> None:
+    """Raise TypeError unless ``value`` holds real numbers (not str, complex...)."""
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):
+        kind = "O"
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+
+
 def _check_temperature(temperature: float, name: str = "temperature") -> float:
+    _refuse_non_real(name, temperature, "a real number > 0")
     try:
         t = float(temperature)
     except (TypeError, ValueError):
@@ -269,6 +292,9 @@ def _check_temperature(temperature: float, name: str = "temperature") -> float:
 
 
 def _check_temperature_array(temperature: npt.ArrayLike) -> np.ndarray:
+    _refuse_non_real(
+        "temperature", temperature, "a real number or an array of real numbers"
+    )
     t = np.asarray(temperature, dtype=float)
     if not np.all(np.isfinite(t) & (t > 0.0)):
         raise ValueError("temperature must be finite and > 0 (every element)")
@@ -276,6 +302,7 @@ def _check_temperature_array(temperature: npt.ArrayLike) -> np.ndarray:
 
 
 def _check_real(name: str, value: float) -> float:
+    _refuse_non_real(name, value, "a finite real number")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -343,7 +370,8 @@ def bond_list(shape: Sequence[int], boundary: str = "periodic") -> np.ndarray:
     Parameters
     ----------
     shape : sequence of int
-        Side lengths ``(L_1, ..., L_d)``, each ``>= 2``, ``1 <= d <= 5``.
+        Side lengths ``(L_1, ..., L_d)``, each ``>= 2``, ``1 <= d <= 5``, with
+        at most ``MAX_BOND_LIST_SITES`` (10^6) sites in all.
     boundary : {"periodic", "open"}
         Boundary condition applied in every direction.
 
@@ -362,10 +390,16 @@ def bond_list(shape: Sequence[int], boundary: str = "periodic") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``shape`` or ``boundary`` is invalid.
+        If ``shape`` or ``boundary`` is invalid, or the lattice has more than
+        ``MAX_BOND_LIST_SITES`` sites.
     """
     dims = _check_shape(shape)
     boundary = _check_boundary(boundary)
+    if math.prod(dims) > MAX_BOND_LIST_SITES:
+        raise ValueError(
+            f"shape {dims} has {math.prod(dims)} sites; bond_list accepts at most "
+            f"{MAX_BOND_LIST_SITES} (memory is O(d N))"
+        )
     index = np.arange(math.prod(dims)).reshape(dims)
     blocks = []
     for axis, side in enumerate(dims):
@@ -385,6 +419,7 @@ def _staggered_signs(dims: tuple[int, ...]) -> np.ndarray:
 
 
 def _site_field(field: float | npt.ArrayLike, dims: tuple[int, ...]) -> np.ndarray:
+    _refuse_non_real("field", field, "a real number or an array of real numbers")
     h = np.asarray(field, dtype=float)
     if h.ndim == 0:
         if not np.isfinite(h):
@@ -836,7 +871,8 @@ def kaufman(L: int, temperature: float, coupling: float = 1.0) -> KaufmanResult:
     Parameters
     ----------
     L : int
-        Linear size ``>= 2``.  ``L = 2`` reproduces the doubled-bond convention
+        Linear size, ``2 <= L <= MAX_KAUFMAN_SIDE`` (10^6; cost is O(L)).
+        ``L = 2`` reproduces the doubled-bond convention
         of this module (all 8 bonds of the periodic 2 x 2 lattice counted, so
         ``z = 4``), because Kaufman's row transfer matrix itself closes every
         ring of length L with a wrapping bond.  Odd ``L`` is accepted for
@@ -858,7 +894,8 @@ def kaufman(L: int, temperature: float, coupling: float = 1.0) -> KaufmanResult:
     Raises
     ------
     ValueError
-        If ``L`` is not an integer ``>= 2``, ``L`` is odd while ``J < 0``, the
+        If ``L`` is not an integer in ``2..MAX_KAUFMAN_SIDE``, ``L`` is odd
+        while ``J < 0``, the
         temperature is not finite and positive, or the coupling is not finite.
 
     Notes
@@ -874,7 +911,7 @@ def kaufman(L: int, temperature: float, coupling: float = 1.0) -> KaufmanResult:
     ``e = -2|J|``, ``C = 0`` are returned; the neglected terms are
     ``O(e^{-2400})``.
     """
-    L = _check_int("L", L, 2)
+    L = _check_int("L", L, 2, MAX_KAUFMAN_SIDE)
     t = _check_temperature(temperature)
     signed_j = _check_real("coupling", coupling)
     if L % 2 and signed_j < 0.0:

@@ -52,6 +52,7 @@ from scipy.special import expit, xlogy
 from . import activations as act
 
 __all__ = [
+    "DEFAULT_QUENCH_BIAS",
     "PARAMETER_MAPPING",
     "SPECIFIC_HEAT_JUMP",
     "ActivationZoo",
@@ -100,6 +101,11 @@ Schedule = float | Callable[[float], npt.ArrayLike] | npt.ArrayLike
 
 #: Jump of the specific heat per channel at T_c in mean field (from below: 3/2).
 SPECIFIC_HEAT_JUMP = 1.5
+
+#: Default bias field ``h_b > 0`` of the quench protocol: it selects the open
+#: state ``m > 0`` as the spike (at ``h_b = 0`` the deterministic mean-field
+#: trajectory stays on the unstable fixed point ``m = 0`` and never fires).
+DEFAULT_QUENCH_BIAS = 0.05
 
 _RTOL = 4.0 * float(np.finfo(float).eps)  # the smallest rtol brentq accepts
 # Enough for bisection across the whole double range (roots near 1e-300).
@@ -1489,7 +1495,7 @@ def quench_response(
     schedule: QuenchSchedule,
     *,
     zJ: float = 1.0,
-    bias: float = 0.0,
+    bias: float = DEFAULT_QUENCH_BIAS,
     theta_on: float = 0.5,
     theta_off: float | None = None,
     tau: float = 1.0,
@@ -1506,11 +1512,53 @@ def quench_response(
     (``[0, schedule.duration]``, ``samples`` output times) for all stimuli
     in one system, and :func:`time_magnetised` thresholds each trajectory.
     Time in units of ``tau`` (one heat-bath sweep per ``tau``).
+
+    Parameters
+    ----------
+    schedule : LinearReheating or NewtonianReheating
+        The quench; its resting temperature must exceed ``T_c = zJ`` (the
+        protocol starts at rest in the disordered phase).
+    zJ : float, optional
+        Mean-field coupling ``zJ >= 0``, energy units; ``T_c = zJ``.
+    bias : float, optional
+        Bias field ``h_b > 0`` (default :data:`DEFAULT_QUENCH_BIAS`, 0.05, as
+        in :class:`neurophase.quench.QuenchProtocol`).  It must be positive:
+        at ``h_b = 0`` the deterministic trajectory starts and stays on the
+        unstable fixed point ``m = 0`` and never fires, and ``h_b < 0``
+        selects the closed state.
+    theta_on, theta_off : float, optional
+        Thresholds on ``m`` (:func:`time_magnetised`).
+    tau : float, optional
+        Relaxation time of the Glauber equation.
+    samples : int, optional
+        Output times over the episode, ``>= 3``.
+    m0 : array_like, optional
+        Initial magnetisation (default: the equilibrium ``m(h_b; T0)``).
+    method : str, optional
+        SciPy ODE solver.
+
+    Raises
+    ------
+    ValueError
+        If ``bias <= 0``, ``schedule.resting_temperature <= zJ``, or another
+        parameter is out of range.
     """
     if not isinstance(schedule, (LinearReheating, NewtonianReheating)):
         raise TypeError("schedule must be a LinearReheating or NewtonianReheating")
     zj = _zj(zJ)
     hb = _real("bias", bias)
+    if hb <= 0.0:
+        raise ValueError(
+            f"bias must be > 0, got {bias!r}: the quench protocol needs a small "
+            "positive bias field to select the open state (at bias 0 the "
+            "mean-field trajectory stays on the unstable fixed point m = 0)"
+        )
+    if schedule.resting_temperature <= zj:
+        raise ValueError(
+            "schedule.resting_temperature must exceed T_c = zJ = "
+            f"{zj:g} (the quench starts at rest above T_c), got "
+            f"{schedule.resting_temperature:g}"
+        )
     if (
         isinstance(samples, bool)
         or not isinstance(samples, numbers.Integral)
@@ -1764,11 +1812,13 @@ class ActivationZoo:
         raise KeyError(f"no activation {activation!r}; rows are {names}")
 
     def table(self) -> Any:
-        """A ``rich.table.Table`` of the rows (print it with a rich console)."""
+        """A ``rich.table.Table`` of the rows; ``print()`` gives it as plain text
+        and a rich console renders it."""
         from rich.markup import escape
-        from rich.table import Table
 
-        table = Table(title="Activations as limits of the membrane (mean field)")
+        from ._table import TextTable
+
+        table = TextTable(title="Activations as limits of the membrane (mean field)")
         for col in ("activation", "limit", "membrane", "neurone", "mapping", "check"):
             table.add_column(col)
         for r in self.rows:
@@ -1785,11 +1835,13 @@ class ActivationZoo:
         return table
 
     def mapping_table(self) -> Any:
-        """A ``rich.table.Table`` of the physics -> neurone dictionary."""
+        """A ``rich.table.Table`` of the physics -> neurone dictionary (plain
+        text with ``print()``)."""
         from rich.markup import escape
-        from rich.table import Table
 
-        table = Table(title="Membrane physics -> neurone")
+        from ._table import TextTable
+
+        table = TextTable(title="Membrane physics -> neurone")
         table.add_column("membrane")
         table.add_column("neurone")
         for a, b in self.mapping:

@@ -81,6 +81,7 @@ __all__ = [
     "QuenchCurve",
     "QuenchProtocol",
     "ThresholdExtrapolation",
+    "critical_temperature",
     "curve_figure",
     "equilibrium_response",
     "extrapolate_threshold",
@@ -118,10 +119,14 @@ class QuenchProtocol:
     Parameters
     ----------
     resting_temperature : float
-        ``T0 > 0`` (should exceed ``T_c`` of the lattice), energy units.
+        ``T0 > 0``, energy units.  The protocol starts at rest above the
+        critical temperature, so :func:`quench_curve` requires ``T0 >
+        critical_temperature(lattice, coupling)`` and :func:`glauber_curve`
+        requires ``T0 > zJ``.
     bias : float
         Bias field ``h_b`` during the whole experiment (``> 0`` selects the open
-        state as the spike).
+        state as the spike; :func:`glauber_curve` requires it).  Default
+        :data:`neurophase.meanfield.DEFAULT_QUENCH_BIAS` (0.05).
     rate : float
         Linear reheating rate ``r > 0``, temperature per sweep.
     k : float
@@ -144,7 +149,7 @@ class QuenchProtocol:
     """
 
     resting_temperature: float
-    bias: float = 0.05
+    bias: float = mf.DEFAULT_QUENCH_BIAS
     rate: float = 0.02
     k: float = 1.0
     theta_on: float = 0.5
@@ -228,6 +233,36 @@ class QuenchProtocol:
         """
         t_theta = mf.threshold_temperature(self.theta_on, zJ, self.bias)
         return (self.resting_temperature - t_theta) / self.k
+
+
+# Inverse critical couplings K_c = J / T_c of the hypercubic lattices in d = 3, 4,
+# 5 (Monte Carlo estimates; d = 3: Ferrenberg, Xu and Landau 2018, as in
+# neurophase.scaling.REFERENCES; d = 4, 5: published Monte Carlo estimates).
+_HYPERCUBIC_KC = {3: 0.221654626, 4: 0.1496947, 5: 0.1139150}
+
+
+def critical_temperature(lattice: Lattice, coupling: float = 1.0) -> float:
+    """Critical temperature ``T_c`` of ``lattice`` in the thermodynamic limit.
+
+    Chain: 0 (no order at ``T > 0``); square lattice: Onsager's
+    ``2 J / ln(1 + sqrt 2)``; cubic, 4D and 5D hypercubic lattices: the
+    Monte Carlo estimates ``J / K_c`` (``K_c`` = 0.221654626, 0.1496947,
+    0.1139150); complete graph: its mean-field ``T_c = J (N - 1) / N``.
+    Energy units (``k_B = 1``); ``coupling`` is ``J > 0``.  The boundary
+    condition does not enter (finite lattices have no sharp transition; this
+    is the temperature the quench protocol must start above).
+    """
+    if not isinstance(lattice, Lattice):
+        raise TypeError(f"lattice must be a neurophase.Lattice, got {lattice!r}")
+    j = _validate.finite_float("coupling", coupling, positive=True)
+    if lattice.is_complete:
+        return lattice.mean_field_coupling(j)
+    d = lattice.dimension
+    if d == 1:
+        return 0.0
+    if d == 2:
+        return exact.critical_temperature_square(j)
+    return j / _HYPERCUBIC_KC[d]
 
 
 def lattice_threshold_temperature(theta: float, coupling: float = 1.0) -> float:
@@ -518,6 +553,8 @@ def quench_curve(
     stimulus : array_like, shape (n_s,)
         Stimuli ``s >= 0``.
     protocol : QuenchProtocol
+        Its ``resting_temperature`` must exceed the lattice's
+        :func:`critical_temperature` (the membrane rests above ``T_c``).
     coupling : float
         ``J > 0``.
     seeds : int
@@ -535,6 +572,12 @@ def quench_curve(
     Returns
     -------
     QuenchCurve
+
+    Raises
+    ------
+    ValueError
+        If ``protocol.resting_temperature`` is not above the lattice's
+        :func:`critical_temperature`, or another argument is out of range.
     """
     if not isinstance(lattice, Lattice):
         raise TypeError(f"lattice must be a neurophase.Lattice, got {lattice!r}")
@@ -542,6 +585,14 @@ def quench_curve(
         raise TypeError(f"protocol must be a QuenchProtocol, got {protocol!r}")
     s = _stimuli(stimulus)
     j = _validate.finite_float("coupling", coupling, positive=True)
+    t_c = critical_temperature(lattice, j)
+    if protocol.resting_temperature <= t_c:
+        raise ValueError(
+            "resting_temperature must exceed the critical temperature T_c = "
+            f"{t_c:.6g} of {lattice.describe()} (J = {j:g}): the "
+            "quench starts at rest above T_c; got "
+            f"{protocol.resting_temperature:g}"
+        )
     n_seeds = _validate.positive_int("seeds", seeds, minimum=2)
     base = _validate.seed(seed)
     n_workers = _validate.positive_int("workers", workers)
@@ -620,11 +671,26 @@ def glauber_curve(
     in sweeps: :data:`SEQUENTIAL_SWEEP_TAU` matches the engine's complete-graph
     sweep (module docstring), ``1`` is random-sequential updating.  The result
     has one "seed" and zero errors.
+
+    Requires ``protocol.resting_temperature > T_c = zJ`` and
+    ``protocol.bias > 0`` (at zero bias the deterministic trajectory stays on
+    the unstable fixed point ``m = 0`` and never fires); raises ValueError
+    otherwise.
     """
     if not isinstance(protocol, QuenchProtocol):
         raise TypeError(f"protocol must be a QuenchProtocol, got {protocol!r}")
     s = _stimuli(stimulus)
     zj = _validate.finite_float("zJ", zJ, positive=True)
+    if protocol.resting_temperature <= zj:
+        raise ValueError(
+            f"resting_temperature must exceed T_c = zJ = {zj:g} (the quench "
+            f"starts at rest above T_c), got {protocol.resting_temperature:g}"
+        )
+    if protocol.bias <= 0.0:
+        raise ValueError(
+            f"bias must be > 0 for the mean-field response, got {protocol.bias:g}: "
+            "at bias 0 the trajectory stays on the unstable fixed point m = 0"
+        )
     start = time.perf_counter()
     window = protocol.window(s)
     times = np.arange(window + 1, dtype=np.float64)

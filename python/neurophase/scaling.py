@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from .sweeps import SweepResult
 
 __all__ = [
+    "MAX_CURIE_WEISS_CLASSES",
     "QUANTITIES",
     "REFERENCES",
     "Collapse",
@@ -129,6 +130,13 @@ QUANTITIES = (
     "correlation_length",
     "xi_over_size",
 )
+
+#: Largest total number of Curie-Weiss classes of states, ``sum_N (N + 1)`` over
+#: the sizes times the number of temperatures, accepted by
+#: :meth:`ScalingData.curie_weiss`.  The data and their analysis keep about
+#: 300 bytes per class and temperature, so the limit is about 1.2 GB (and some
+#: 15 s of analysis on one core).
+MAX_CURIE_WEISS_CLASSES = 4 * 10**6
 
 #: Blocks of the jackknife over every series.
 DEFAULT_BLOCKS = 20
@@ -884,14 +892,46 @@ class ScalingData:
         ``H = -(J/N) sum_{i<j} s_i s_j``, so the states of magnetisation
         ``M = N - 2k`` form one class of ``binom(N, k)`` states. The temperatures
         set the data range (each size is exact everywhere in it).
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            Numbers of spins ``N >= 2``.
+        temperatures : sequence of float
+            Temperatures ``T > 0`` (``k_B = 1``) spanning the analysed range.
+        coupling : float, optional
+            ``J``, finite and ``> 0``.
+
+        Raises
+        ------
+        ValueError
+            For a size below 2, a non-positive coupling, or more than
+            :data:`MAX_CURIE_WEISS_CLASSES` (4 x 10^6) classes in all:
+            ``len(temperatures) * sum(N + 1 for N in sizes)``.  Memory and time
+            grow linearly with that number (about 300 bytes per class and
+            temperature in the analysis, so the limit is about 1.2 GB); the
+            check is made before anything is allocated.
         """
         if not (math.isfinite(coupling) and coupling > 0.0):
             raise ValueError(f"coupling must be finite and > 0, got {coupling}")
-        series = []
+        checked = []
         for n in sizes:
-            n = int(n)
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+                raise ValueError(f"sizes must be integers >= 2, got {n!r}")
             if n < 2:
                 raise ValueError(f"sizes must be >= 2, got {n}")
+            checked.append(int(n))
+        temperatures = [float(t) for t in temperatures]
+        n_classes = len(temperatures) * sum(n + 1 for n in checked)
+        if n_classes > MAX_CURIE_WEISS_CLASSES:
+            raise ValueError(
+                "sizes are too large for exact Curie-Weiss data: "
+                f"len(temperatures) * sum(N + 1) must be <= "
+                f"{MAX_CURIE_WEISS_CLASSES} (about 300 bytes each), got "
+                f"{n_classes} for sizes {tuple(checked)}"
+            )
+        series = []
+        for n in checked:
             k = np.arange(n + 1, dtype=np.float64)
             big_m = n - 2.0 * k
             log_g = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
@@ -2113,10 +2153,14 @@ class ScalingResult:
 
     def table(self, reference: Reference | None = None, title: str = "") -> Table:
         """A rich table: measured values, reference values and the deviation in
-        error bars (``z``)."""
-        from rich.table import Table
+        error bars (``z``).
 
-        table = Table(title=title or "finite-size scaling")
+        ``print(result.table())`` prints it as plain text; a rich console
+        renders it as a rich table.
+        """
+        from ._table import TextTable
+
+        table = TextTable(title=title or "finite-size scaling")
         table.add_column("quantity")
         table.add_column("measured", justify="right")
         if reference is not None:
@@ -2147,16 +2191,16 @@ def comparison_table(
     quantity, columns ``<key> measured`` and ``<key> reference``.
 
     ``results`` maps keys of :data:`REFERENCES` (``"square"``, ``"cubic"``,
-    ``"complete"``) to their analyses.
+    ``"complete"``) to their analyses.  ``print()`` gives it as plain text.
     """
-    from rich.table import Table
+    from ._table import TextTable
 
     for key in results:
         if key not in REFERENCES:
             raise ValueError(
                 f"results keys must be in {tuple(REFERENCES)}, got {key!r}"
             )
-    table = Table(title=title)
+    table = TextTable(title=title)
     table.add_column("quantity")
     for key in results:
         table.add_column(f"{REFERENCES[key].name}", justify="right")

@@ -45,6 +45,7 @@ standard statistical mechanics of learning (Engel & Van den Broeck,
 """
 
 from .capacity import (
+    MAX_COVER_COUNT_P,
     CapacityResult,
     capacity_scan,
     cover_count,
@@ -76,6 +77,7 @@ from .units import ACTIVATIONS, Activation
 
 __all__ = [
     "ACTIVATIONS",
+    "MAX_COVER_COUNT_P",
     "RULES",
     "TASKS",
     "Activation",

@@ -151,9 +151,11 @@ def teacher_student(
     The batch perceptron rule may need many epochs on large training sets;
     ``epochs`` caps it and ``converged`` records whether it reached zero
     training error.
+
+    ``alphas`` (``P/N``) must be a non-empty list of finite numbers ``> 0``.
     """
-    a = _alphas(alphas, "alphas").reshape(-1)
-    if a.size == 0 or np.any(a <= 0):
+    a = _alphas(alphas, "alphas", positive=True).reshape(-1)
+    if a.size == 0:
         raise ValueError("alphas must be a non-empty list of finite numbers > 0")
     N = _validate.positive_int("n_dims", n_dims)
     n_seeds = _validate.positive_int("n_seeds", n_seeds)

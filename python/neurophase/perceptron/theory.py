@@ -14,10 +14,20 @@ from ._common import FloatArray
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-def _alphas(alpha: npt.ArrayLike, name: str = "alpha") -> FloatArray:
-    a = np.asarray(alpha, dtype=np.float64)
-    if not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise ValueError(f"{name} must be finite and >= 0")
+def _alphas(
+    alpha: npt.ArrayLike, name: str = "alpha", *, positive: bool = False
+) -> FloatArray:
+    """``alpha = P/N`` as a float64 array: finite and >= 0 (> 0 if ``positive``)."""
+    raw = np.asarray(alpha)
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got {raw.dtype} data")
+    a = raw.astype(np.float64)
+    bad = ~np.isfinite(a) | ((a <= 0) if positive else (a < 0))
+    if np.any(bad):
+        allowed = "> 0" if positive else ">= 0"
+        raise ValueError(
+            f"{name} must be finite and {allowed}, got {float(a[bad].flat[0])!r}"
+        )
     return a
 
 

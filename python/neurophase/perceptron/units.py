@@ -39,9 +39,9 @@ class Activation:
         lowest-free-energy root of ``m = tanh((zJ m + h)/T)``; ``T_c = zJ``).
     T0, Tc, k, r, sigma
         Resting temperature, critical temperature, cooling per unit stimulus,
-        reheating rate and logistic noise on ``T0`` of ``quench`` (the firing
-        rate ``(k/r) ReLU(s - (T0 - Tc)/k)`` saturating at ``Tc/r``; softplus-like
-        for ``sigma > 0``).
+        reheating rate and logistic noise on ``T0`` of ``quench``, with
+        ``T0 > Tc`` (the firing rate ``(k/r) ReLU(s - (T0 - Tc)/k)`` saturating
+        at ``Tc/r``; softplus-like for ``sigma > 0``).
 
     The step activation has a zero derivative almost everywhere and is used by
     the perceptron rule only.
@@ -70,6 +70,11 @@ class Activation:
         sigma = _validate.finite_float("sigma", self.sigma)
         if sigma < 0:
             raise ValueError(f"sigma must be finite and >= 0, got {self.sigma!r}")
+        if self.name == "quench" and self.T0 <= self.Tc:
+            raise ValueError(
+                f"T0 must be > Tc for the quench activation (the membrane rests "
+                f"above T_c), got T0 = {self.T0!r}, Tc = {self.Tc!r}"
+            )
 
     # Every call into the kernels is here, so that the arguments are easy to audit.
     def _call(self, h: FloatArray, derivative: bool) -> FloatArray:
