@@ -331,7 +331,7 @@ def test_scaling_section_on_a_dask_cluster_gives_the_same_numbers(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port, never a fixed one
             silence_logs=logging.ERROR,
         )
     try:

@@ -377,7 +377,7 @@ def dask_client() -> Any:
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port, never a fixed one
             silence_logs=logging.ERROR,
         )
     client = distributed.Client(cluster, set_as_default=False)
