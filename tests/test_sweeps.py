@@ -455,7 +455,7 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(
     start = time.monotonic()
     with pytest.raises(
         ConnectionError,
-        match=f"cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}' within 2 s",
+        match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 2 s",
     ):
         sweeps.run_sweep(
             _spec(),
@@ -464,6 +464,24 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(
             connect_timeout=2.0,
         )
     assert time.monotonic() - start < 30
+
+
+def test_a_peer_that_accepts_but_never_answers_is_given_up_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    # A listening socket that never speaks Dask (a web server, a silent port):
+    # distributed.Client alone would wait for it forever.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(ConnectionError, match="no Dask scheduler answered"):
+            sweeps.run_sweep(
+                _spec(), tmp_path / "s.h5", scheduler=address, connect_timeout=1.0
+            )
+        assert time.monotonic() - start < 15
+    assert not (tmp_path / "s.h5").exists()
 
 
 # ---------------------------------------------------------------------------

@@ -1426,18 +1426,25 @@ def _reproduce(args: argparse.Namespace) -> int:
                 progress=show,
             )
         except KeyboardInterrupt:
-            console.print(
-                f"interrupted; the finished sections are kept in {args.out}/parts and "
-                "no report was written: run the same command again to continue",
-                soft_wrap=True,
-            )
+            parts = Path(args.out).expanduser() / "parts"
+            kept = [n for n in rp.SECTIONS if (parts / n / "section.json").is_file()]
+            if kept:
+                message = (
+                    f"interrupted; the finished sections ({', '.join(kept)}) are kept "
+                    f"in {parts} and no report was written: run the same command "
+                    "again to continue"
+                )
+            else:
+                message = "interrupted before any section finished; nothing kept"
+            print(f"neurophase: {message}", file=sys.stderr)
             return 130
     s = result.results["summary"]
     console.print(
         f"study in {result.out} ({'quick' if args.quick else 'default'}): "
         f"{len(result.ran)} sections run, {len(result.skipped)} skipped, "
         f"{result.wall_time_s:.1f} s; {s['checks']} checks: {s['pass']} pass, "
-        f"{s['deviation']} deviations, {s['info']} for information",
+        f"{s['deviation']} deviation{'' if s['deviation'] == 1 else 's'}, "
+        f"{s['info']} for information",
         soft_wrap=True,
     )
     print(result.report_html)

@@ -1384,6 +1384,15 @@ def _section_scaling(ctx: _Context) -> _Section:
                     else "",
                 )
             )
+        if fss.gamma_over_nu_peak is None:
+            why = [n for n in fss.notes if "susceptibility peaks" in n]
+            sec.checks.append(
+                Check(
+                    f"{name} ({size_text}): gamma/nu (peaks)",
+                    None,
+                    note=why[0] if why else "no susceptibility peaks in the data",
+                )
+            )
         sec.text.append(f"{name}: T_c from {fss.temperature_method}.")
         sec.text.extend(f"{name}: note: {n}" for n in fss.notes)
         sec.figures[f"binder_{key}"] = scaling.plot_binder(data, fss)
@@ -1971,15 +1980,9 @@ def _check_scheduler(address: str, timeout: float) -> Any:
             f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); "
             "start one with `dask scheduler` and check the address"
         ) from None
-    import distributed
+    from .sweeps import connect_scheduler
 
-    try:
-        return distributed.Client(address, timeout=timeout, set_as_default=False)
-    except Exception as exc:
-        raise ConnectionError(
-            f"cannot connect to the Dask scheduler at {address} within {timeout:g} s "
-            f"({type(exc).__name__}: {exc})"
-        ) from None
+    return connect_scheduler(address, timeout)
 
 
 # ---------------------------------------------------------------------------

@@ -2290,6 +2290,16 @@ def analyse(
                 f"extrapolated Binder crossings (omega = {extrap.omega.value:.3g}, "
                 f"chi2/ndof = {extrap.chi2:.3g}/{extrap.ndof})"
             )
+            om = extrap.omega.value
+            if omega is None and (om <= _OMEGA_GRID[0] or om >= _OMEGA_GRID[-1]):
+                # Limitation: omega is not resolved by few, small sizes; T_c's error
+                # is that of the fit at the bound, without omega's uncertainty.
+                notes.append(
+                    f"the correction exponent omega = {om:.3g} sits at the bound of "
+                    f"its range [{_OMEGA_GRID[0]:g}, {_OMEGA_GRID[-1]:g}]: these sizes "
+                    "do not resolve the correction, and the error of the "
+                    "extrapolated T_c does not include omega's uncertainty"
+                )
     inv_nu = fit_power_law(
         sizes, _at_temperature(data, "binder_slope", tc_samples), exact=exact
     )

@@ -1276,6 +1276,56 @@ def _check_scheduler_address(scheduler: Any) -> None:
         ) from None
 
 
+def connect_scheduler(address: str, timeout: float) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, within ``timeout`` s.
+
+    ``distributed.Client(address, timeout=...)`` can wait forever on a peer that
+    accepts the connection but never speaks Dask (a web server, a silent port),
+    so the client is made on a helper thread and given up on after ``timeout``
+    (plus two seconds for the handshake).  Raises ValueError for an address Dask
+    cannot parse and ConnectionError for a scheduler that cannot be reached or
+    does not answer in time; nothing is left half-made to time out noisily later.
+    """
+    _check_scheduler_address(address)
+    timeout = _validate.finite_float("connect_timeout", timeout, positive=True)
+    import distributed
+
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = distributed.Client(
+                address, timeout=timeout, set_as_default=False
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    hint = "start one with `dask scheduler` and check the address (tcp://host:8786)"
+    thread = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)
+    if thread.is_alive():
+        # Limitation: the helper thread stays blocked on the silent peer until
+        # the process exits (it is a daemon thread and holds no resources of ours).
+        raise ConnectionError(
+            f"no Dask scheduler answered at {address} within {timeout:g} s; {hint}"
+        )
+    error = box.get("error")
+    if error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        reason = (
+            getattr(error, "strerror", None) or str(error).splitlines()[0]
+            if str(error)
+            else type(error).__name__
+        )
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {address} within "
+            f"{timeout:g} s ({type(error).__name__}: {reason}); {hint}"
+        ) from None
+    return box["client"]
+
+
 def run_sweep(
     spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any],
     out: str | os.PathLike[str],
@@ -1515,19 +1565,8 @@ def _run_on_dask(
     )
     own = client is None
     if own:
-        connect_timeout = _validate.finite_float(
-            "connect_timeout", connect_timeout, positive=True
-        )
-        try:
-            client = distributed.Client(
-                scheduler, timeout=connect_timeout, set_as_default=False
-            )
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"cannot reach the Dask scheduler at {scheduler!r} within "
-                f"{connect_timeout:g} s ({type(exc).__name__}: {exc}); start one with "
-                "`dask scheduler` and check the address (tcp://host:8786)"
-            ) from None
+        assert scheduler is not None
+        client = connect_scheduler(scheduler, connect_timeout)
     try:
         if workers is None:
             # Two tasks per worker thread: each worker has its next task at hand
