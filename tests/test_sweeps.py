@@ -360,6 +360,42 @@ def test_a_killed_worker_process_is_replaced_and_the_numbers_are_unchanged(
     assert_same_results(result, reference)
 
 
+def _sleep_and_return(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_worker_killed_mid_result_breaks_the_pool_instead_of_hanging() -> None:
+    # A worker killed half-way through writing its result leaves a partial
+    # message in the pool's result pipe, and the pool's reader then waits for
+    # the rest forever while a sibling worker keeps the pipe open. Here the
+    # partial message is written directly, then a worker is killed: the pool
+    # must be declared broken within seconds rather than hang.
+    import concurrent.futures as cf
+    import multiprocessing
+    import struct
+
+    pool = cf.ProcessPoolExecutor(
+        max_workers=2, mp_context=multiprocessing.get_context("forkserver")
+    )
+    try:
+        assert list(pool.map(_sleep_and_return, [0.0, 0.0])) == [0.0, 0.0]
+        victim = next(iter(pool._processes))
+        futures = {pool.submit(_sleep_and_return, 60.0): None}
+        writer = pool._result_queue._writer
+        os.write(writer.fileno(), struct.pack("!i", 4096) + b"partial")
+        time.sleep(0.5)  # the pool's reader is now waiting for the other bytes
+        os.kill(victim, signal.SIGKILL)
+        start = time.monotonic()
+        with pytest.raises(cf.process.BrokenProcessPool):
+            for future in sweeps._completed(pool, futures):
+                future.result()
+        assert time.monotonic() - start < 30
+    finally:
+        sweeps._terminate_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.fixture(scope="module")
 def dask_client() -> Any:
     """A client of a real LocalCluster: two worker processes of one thread each."""

@@ -1491,7 +1491,7 @@ def _run_locally(
                 futures[pool.submit(run_task, task.parameters(), threads, capture)] = (
                     task
                 )
-            for future in cf.as_completed(futures):
+            for future in _completed(pool, futures):
                 task = futures[future]
                 try:
                     record = future.result()
@@ -1523,6 +1523,48 @@ def _terminate_workers(pool: cf.Executor) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(timeout=10)
+
+
+#: Seconds a dead worker may go unnoticed by the pool before it is declared broken.
+_DEAD_WORKER_GRACE = 3.0
+
+
+def _completed(
+    pool: cf.Executor, futures: Mapping[cf.Future[Any], Task]
+) -> Iterable[cf.Future[Any]]:
+    """Yield futures as they complete; unstick a pool whose worker was killed.
+
+    A worker killed while it writes its result leaves half a message in the
+    result pipe; the pool's manager thread then waits for the rest forever
+    (the parent holds a write end, so no end-of-file comes) and never reports
+    the pool as broken.  When a worker has been dead for a few seconds without
+    the pool noticing, the remaining workers are killed and the parent's write
+    end is closed: the manager thread then reads end-of-file, marks the pool
+    broken, and every pending future raises ``BrokenProcessPool``.
+    """
+    pending = set(futures)
+    dead_since: float | None = None
+    while pending:
+        done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+        yield from done
+        if done or not isinstance(pool, cf.ProcessPoolExecutor):
+            dead_since = None
+            continue
+        processes = getattr(pool, "_processes", None) or {}
+        if not any(p.exitcode is not None for p in list(processes.values())):
+            dead_since = None
+            continue
+        now = time.monotonic()
+        if dead_since is None:
+            dead_since = now
+        elif now - dead_since > _DEAD_WORKER_GRACE:
+            # Limitation: reaches into the pool's private queue (CPython 3.10-3.13
+            # keep the parent's write end of the result pipe there).
+            _terminate_workers(pool)
+            writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+            if writer is not None:
+                writer.close()
+            dead_since = None
 
 
 def _local_pool(executor: str, workers: int) -> cf.Executor:
