@@ -73,13 +73,9 @@ void bind_engine(py::module_& m) {
                 spec.staggered = stag.mutable_data();
             }
             if (record_kmin) spec.kmin_magnetisation2 = kmin.mutable_data();
+            check_snapshot_sweeps(snapshot_sweeps, n_sweeps);
             const int64_t n_snap = snapshot_sweeps.size();
             const int64_t* snap = snapshot_sweeps.data();
-            for (int64_t k = 0; k < n_snap; ++k)
-                if (snap[k] < 0 || snap[k] >= n_sweeps ||
-                    (k > 0 && snap[k] <= snap[k - 1]))
-                    throw py::value_error(
-                        "snapshot sweeps must be increasing and within the run");
             carray<int8_t> snapshots({n_snap, g.n_sites});
             spec.snapshot_sweeps = snap;
             spec.n_snapshots = n_snap;
@@ -92,14 +88,8 @@ void bind_engine(py::module_& m) {
                 py::gil_scoped_release release;
                 stats = run_sweeps(g, s, spec);
             }
-            py::dict info;
-            info["attempts"] = stats.attempts;
-            info["flips"] = stats.flips;
-            info["clusters"] = stats.clusters;
-            info["threads_used"] = stats.threads_used;
-            info["clusters_per_sweep"] = stats.clusters_per_sweep;
-            info["team_sweeps"] = stats.team_sweeps;
-            return py::make_tuple(info, mag, energy, stag, snapshots, kmin);
+            return py::make_tuple(stats_dict(stats), mag, energy, stag, snapshots,
+                                  kmin);
         },
         py::arg("shape"), py::arg("periodic"), py::arg("complete"), py::arg("spins"),
         py::arg("algorithm"), py::arg("seed"), py::arg("first_sweep"),

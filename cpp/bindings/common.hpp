@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "neurophase/engine.hpp"
 #include "neurophase/lattice.hpp"
 
 namespace py = pybind11;
@@ -41,6 +42,28 @@ inline void require_size(const py::array& a, int64_t size, const char* name) {
     if (a.size() != size)
         throw py::value_error(std::string(name) + " must have " + std::to_string(size) +
                               " elements, got " + std::to_string(a.size()));
+}
+
+// Snapshot sweeps must be strictly increasing and inside [0, n_sweeps).
+inline void check_snapshot_sweeps(const carray<int64_t>& sweeps, int64_t n_sweeps) {
+    const int64_t n = sweeps.size();
+    const int64_t* s = sweeps.data();
+    for (int64_t k = 0; k < n; ++k)
+        if (s[k] < 0 || s[k] >= n_sweeps || (k > 0 && s[k] <= s[k - 1]))
+            throw py::value_error(
+                "snapshot sweeps must be increasing and within the run");
+}
+
+// What a run did, as the dict the Python layer reads.
+inline py::dict stats_dict(const RunStats& stats) {
+    py::dict info;
+    info["attempts"] = stats.attempts;
+    info["flips"] = stats.flips;
+    info["clusters"] = stats.clusters;
+    info["threads_used"] = stats.threads_used;
+    info["clusters_per_sweep"] = stats.clusters_per_sweep;
+    info["team_sweeps"] = stats.team_sweeps;
+    return info;
 }
 
 void bind_engine(py::module_& m);

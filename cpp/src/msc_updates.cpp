@@ -827,41 +827,7 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
         }
     };
 
-    if (nt == 1) {
-        run_batch(0, spec.n_sweeps, 1);
-        stats.team_sweeps = spec.n_sweeps;
-    } else {
-        // As in the byte engine: a team is only faster while its threads run at the
-        // same time. Batches of about kBatchSeconds alternate between the team and
-        // one thread, keeping the faster and now and then re-timing the other; the
-        // spins do not depend on the choice.
-        constexpr double kBatchSeconds = 0.01;
-        constexpr int kRetimeEvery = 32;
-        double per_sweep[2] = {0.0, 0.0};  // seconds; [0] one thread, [1] the team
-        int64_t batches = 0;
-        for (int64_t t = 0; t < spec.n_sweeps; ++batches) {
-            int use_team;
-            if (per_sweep[1] == 0.0 || per_sweep[0] == 0.0)
-                use_team = per_sweep[1] == 0.0;
-            else
-                use_team =
-                    (per_sweep[1] < per_sweep[0]) != (batches % kRetimeEvery == 0);
-            const double estimate = per_sweep[use_team];
-            const int64_t n_batch =
-                estimate > 0.0 ? std::clamp<int64_t>(
-                                     static_cast<int64_t>(kBatchSeconds / estimate), 1,
-                                     spec.n_sweeps - t)
-                               : 1;
-            const auto start = std::chrono::steady_clock::now();
-            run_batch(t, t + n_batch, use_team ? nt : 1);
-            if (use_team) stats.team_sweeps += n_batch;
-            const double seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                    .count();
-            per_sweep[use_team] = seconds / static_cast<double>(n_batch);
-            t += n_batch;
-        }
-    }
+    stats.team_sweeps = run_team_or_single(spec.n_sweeps, nt, run_batch);
     stats.flips = flips;
     stats.attempts = g.n_sites * spec.n_sweeps;
     return stats;
