@@ -81,6 +81,29 @@ def _lattice_from_args(args: argparse.Namespace) -> Lattice:
     return Lattice.complete(args.side)
 
 
+def _counting_progress(console: Any, unit: str, quiet: bool) -> Any:
+    """A rich progress bar counting ``unit`` with elapsed and remaining time."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
+
+
 def _check_output(option: str, path: str | os.PathLike[str] | None) -> None:
     """Fail before any work if ``path`` (given with ``option``) cannot be written."""
     if path is None:
@@ -425,14 +448,6 @@ def _summary(sim: Simulation, m: np.ndarray, e: np.ndarray, temperature: float) 
 
 def _sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from . import sweeps
 
@@ -454,15 +469,7 @@ def _sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_output("--out", out)
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else args.executor
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tasks"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, disable=args.quiet) as bar:
+    with _counting_progress(console, "tasks", args.quiet) as bar:
         task_id = bar.add_task(f"sweep ({where})", total=spec.n_tasks)
         resumed = [0]
 
@@ -990,14 +997,6 @@ def _quench_lattice(args: argparse.Namespace) -> tuple[Lattice, float]:
 
 def _quench(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from . import quench as q
 
@@ -1029,17 +1028,9 @@ def _quench(args: argparse.Namespace) -> int:
         )
         for r in args.rates
     ]
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("trajectories"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     curves = []
     try:
-        with Progress(*columns, console=console, disable=args.quiet) as bar:
+        with _counting_progress(console, "trajectories", args.quiet) as bar:
             for protocol in protocols:
                 label = f"{lattice.describe()}, r = {protocol.rate:g}"
                 task_id = bar.add_task(label, total=stimuli.size * args.seeds)

@@ -814,6 +814,29 @@ def _m_of_t_figure(
 # ---------------------------------------------------------------------------
 
 
+def _fit_models(
+    key: str,
+    label: str,
+    stimuli: np.ndarray,
+    rate: np.ndarray,
+    error: np.ndarray,
+    fits: dict[str, Any],
+    rows: list[list[Any]],
+) -> None:
+    """Fit the ReLU and softplus rate curves; store each as ``fits["key:model"]``
+    and add a table row (a failed fit gets a row saying why)."""
+    from . import quench as q
+
+    for model in ("relu", "softplus"):
+        try:
+            f = q.fit_curve(stimuli, rate, error, model)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError) as exc:
+            rows.append([f"{label}: {model}", f"fit failed: {exc}", None, None])
+            continue
+        fits[f"{key}:{model}"] = f
+        rows.append(_fit_row(f"{label}: {model}", f))
+
+
 def _fit_row(label: str, fit: Any) -> list[Any]:
     params = ", ".join(
         f"{n} = {format_value(float(v), float(e))}"
@@ -921,17 +944,10 @@ def _section_quench(ctx: _Context) -> _Section:
     )
 
     fits: dict[str, Any] = {}
-    fit_rows = []
+    fit_rows: list[list[Any]] = []
     for label, curve in (("complete graph", cg), ("Glauber", gl)):
         err = curve.rate_error if curve.source == "lattice" else np.full(s.size, 0.1)
-        for model in ("relu", "softplus"):
-            try:
-                f = q.fit_curve(s, curve.rate, err, model)  # type: ignore[arg-type]
-            except (ValueError, RuntimeError) as exc:
-                fit_rows.append([f"{label}: {model}", f"fit failed: {exc}", None, None])
-                continue
-            fits[f"{label}:{model}"] = f
-            fit_rows.append(_fit_row(f"{label}: {model}", f))
+        _fit_models(label, label, s, curve.rate, err, fits, fit_rows)
     a_ref = proto.k / proto.rate
     if "complete graph:relu" in fits:
         f = fits["complete graph:relu"]
@@ -1082,15 +1098,7 @@ def _section_quench(ctx: _Context) -> _Section:
             else "no stimulus stays above T_c",
         )
     )
-    for model in ("relu", "softplus"):
-        try:
-            f = q.fit_curve(s2, sq.rate, sq.rate_error, model)  # type: ignore[arg-type]
-            fits[f"square:{model}"] = f
-            fit_rows.append(_fit_row(f"square lattice: {model}", f))
-        except (ValueError, RuntimeError) as exc:
-            fit_rows.append(
-                [f"square lattice: {model}", f"fit failed: {exc}", None, None]
-            )
+    _fit_models("square", "square lattice", s2, sq.rate, sq.rate_error, fits, fit_rows)
     if "square:relu" in fits:
         f = fits["square:relu"]
         sec.checks.append(
