@@ -11,6 +11,9 @@ What is measured, as elements per nanosecond (higher is better):
   elements (``--quick``: 10^3, 10^5, 10^6), with 1 and 2 threads;
 * the cost of one call on small arrays (8 and 1000 elements), beside NumPy's
   equivalents (``h > 0`` for ``step``);
+* every kernel twice: each call allocating its result (as NumPy's expressions
+  do; at 10^8 elements the page faults of the fresh array weigh in) and each
+  call writing into one preallocated array (``out=``, NumPy's in-place forms);
 * in the same run NumPy's equivalents on the same arrays: ``np.tanh(x)``,
   ``1/(1 + np.exp(-x))`` and ``np.logaddexp(0, x)``; the mean-field activation is
   set beside ``np.tanh`` (the cost of one tanh per element) and beside a
@@ -67,19 +70,39 @@ NUMPY_NAME = {
 }
 
 
-def ours(kernel: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+def ours(
+    kernel: str, threads: int, out: np.ndarray | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Our kernel on ``threads`` threads; with ``out``, writing into that array."""
     if kernel == "meanfield":
-        return lambda x: act.meanfield(x, T_MF, ZJ_MF, threads=threads)
+        return lambda x: act.meanfield(x, T_MF, ZJ_MF, out=out, threads=threads)
     f = getattr(act, kernel)
-    return lambda x: f(x, threads=threads)
+    return lambda x: f(x, out=out, threads=threads)
 
 
-def numpy_equivalent(kernel: str) -> Callable[[np.ndarray], np.ndarray]:
+def numpy_equivalent(
+    kernel: str, out: np.ndarray | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """NumPy's expression of ``kernel``; with ``out``, its in-place form without
+    temporaries (for logistic: negative, exp, add 1, reciprocal, all into ``out``)."""
+    if out is None:
+        if kernel == "logistic":
+            return lambda x: 1 / (1 + np.exp(-x))
+        if kernel == "softplus":
+            return lambda x: np.logaddexp(0, x)
+        return np.tanh
+
+    def logistic(x: np.ndarray) -> np.ndarray:
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1, out=out)
+        return np.reciprocal(out, out=out)
+
     if kernel == "logistic":
-        return lambda x: 1 / (1 + np.exp(-x))
+        return logistic
     if kernel == "softplus":
-        return lambda x: np.logaddexp(0, x)
-    return np.tanh
+        return lambda x: np.logaddexp(0, x, out=out)
+    return lambda x: np.tanh(x, out=out)
 
 
 #: Small calls, where the fixed cost of a call decides (the perceptron rule calls
@@ -239,20 +262,35 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             x = x_full[:n].astype(dtype)
             reps = 5 if n <= 10**6 else 3
+            # "new": every call allocates its result, as NumPy's expressions do;
+            # "out": every call writes into one preallocated array (out=), which
+            # leaves the kernels' own speed without the page faults of a fresh array.
+            buf = np.zeros_like(x)
             for kernel in KERNELS:
                 if kernel in bad:
                     continue
-                impls = {
-                    "1T": ours(kernel, 1),
-                    "2T": ours(kernel, 2),
-                    "numpy": numpy_equivalent(kernel),
-                }
-                print(f"{kernel} {np.dtype(dtype).name} n={n:.0e}", file=sys.stderr)
-                with np.errstate(over="ignore"):
-                    res = measure(impls, x, target, reps)
-                results.append(
-                    {"kernel": kernel, "dtype": np.dtype(dtype).name, "n": n, **res}
-                )
+                for mode, out in (("new", None), ("out", buf)):
+                    impls = {
+                        "1T": ours(kernel, 1, out),
+                        "2T": ours(kernel, 2, out),
+                        "numpy": numpy_equivalent(kernel, out),
+                    }
+                    print(
+                        f"{kernel} {np.dtype(dtype).name} n={n:.0e} {mode}",
+                        file=sys.stderr,
+                    )
+                    with np.errstate(over="ignore"):
+                        res = measure(impls, x, target, reps)
+                    results.append(
+                        {
+                            "kernel": kernel,
+                            "dtype": np.dtype(dtype).name,
+                            "n": n,
+                            "output": mode,
+                            **res,
+                        }
+                    )
+            del buf
     run["results"] = results
     run["small_calls"] = small_call_costs(x_full, target, 5)
     run["load_end"] = os.getloadavg()
@@ -276,7 +314,11 @@ def report(run: dict[str, Any], scipy: dict[str, Any]) -> list[str]:
         f"NumPy {run['numpy']})",
         "elements/ns: median (best); ratios of medians (of best repeats)",
         "",
-        f"{'kernel':<10}{'dtype':<9}{'n':>7}  {'1 thread':>17}{'2 threads':>17}"
+        "output: new = each call allocates its result (as NumPy's expressions do),"
+        " out = written into a preallocated array (out=) by both sides",
+        "",
+        f"{'kernel':<10}{'dtype':<9}{'n':>7} {'output':>6}  {'1 thread':>17}"
+        f"{'2 threads':>17}"
         f"{'numpy':>17}  {'1T/np':>13}{'2T/np':>13}{'2T/1T':>13}  numpy op",
     ]
     for r in run["results"]:
@@ -285,7 +327,8 @@ def report(run: dict[str, Any], scipy: dict[str, Any]) -> list[str]:
             return f"{r[name]['median']:.3f} ({r[name]['best']:.3f})"
 
         lines.append(
-            f"{r['kernel']:<10}{r['dtype']:<9}{r['n']:>7.0e}  {cell('1T'):>17}"
+            f"{r['kernel']:<10}{r['dtype']:<9}{r['n']:>7.0e} {r['output']:>6}  "
+            f"{cell('1T'):>17}"
             f"{cell('2T'):>17}{cell('numpy'):>17}  {ratio(r['1T'], r['numpy']):>13}"
             f"{ratio(r['2T'], r['numpy']):>13}{ratio(r['2T'], r['1T']):>13}  "
             f"{NUMPY_NAME[r['kernel']]}"
@@ -314,13 +357,14 @@ def report(run: dict[str, Any], scipy: dict[str, Any]) -> list[str]:
     for r in run["results"]:
         if r["n"] != big:
             continue
-        k, d = r["kernel"], r["dtype"]
+        k, d, mode = r["kernel"], r["dtype"], r["output"]
         one = r["1T"]["median"] / r["numpy"]["median"]
         two = r["2T"]["median"] / r["numpy"]["median"]
         if k in ("logistic", "tanh", "softplus"):
             goal = 10.0 if k == "softplus" else 1.0
             lines.append(
-                f"  {k:<9}{d:<8} n={big:.0e}: 1T/numpy {one:.2f} (goal >= {goal:g}: "
+                f"  {k:<9}{d:<8}{mode:<4} n={big:.0e}: 1T/numpy {one:.2f} (goal >= "
+                f"{goal:g}: "
                 f"{'pass' if one >= goal else 'MISS'}), 2T/numpy {two:.2f} (goal >= "
                 f"{max(goal, 1.8):g}: {'pass' if two >= max(goal, 1.8) else 'MISS'})"
             )
@@ -328,7 +372,8 @@ def report(run: dict[str, Any], scipy: dict[str, Any]) -> list[str]:
             cost = r["numpy"]["median"] / r["1T"]["median"]  # our cost / np.tanh's
             vs_scipy = r["1T"]["median"] / scipy["median"]
             lines.append(
-                f"  meanfield {d:<8} n={big:.0e}: cost per element {cost:.2f}x np.tanh"
+                f"  meanfield {d:<8}{mode:<4} n={big:.0e}: cost per element {cost:.2f}x"
+                " np.tanh"
                 f" (goal <= 10: {'pass' if cost <= 10 else 'MISS'}, stretch <= 3: "
                 f"{'pass' if cost <= 3 else 'miss'}); {vs_scipy:.0f}x SciPy brentq "
                 f"(goal >= 1000: {'pass' if vs_scipy >= 1000 else 'MISS'})"
