@@ -7,6 +7,8 @@ to the mpmath value rounded to that dtype, over the spacing of the dtype there.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import mpmath as mp
 import numpy as np
@@ -746,7 +748,8 @@ def _all_calls(x: npt.NDArray, **kw: object) -> list[npt.NDArray]:
 
 def test_float32_kernels_do_not_depend_on_threads_or_simd_path() -> None:
     """The single-precision kernels give bitwise identical results for 1 and 2
-    threads and for the AVX2 + FMA (8 lanes) and the portable path, with scalar and
+    threads and for the AVX-512 (16 lanes), AVX2 + FMA (8 lanes) and portable paths
+    (each one this CPU runs), with scalar and
     per-element gains (one outside the range of the single-precision split) and
     strided views; the length leaves a partial last vector."""
     rng = np.random.default_rng(6)
@@ -782,8 +785,9 @@ def test_float32_kernels_do_not_depend_on_threads_or_simd_path() -> None:
 
 
 def test_results_do_not_depend_on_threads_or_simd_path() -> None:
-    """Bitwise identical results for 1 and 2 threads and for the AVX2 + FMA and the
-    portable path, for every function (length with a partial last vector)."""
+    """Bitwise identical results for 1 and 2 threads and for the AVX-512, AVX2 + FMA
+    and portable paths this CPU runs, for every function (length with a partial
+    last vector)."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal(200_003) * 3
     x[::97] = 0.0
@@ -896,7 +900,7 @@ BAD_CALLS = [
     (lambda: act.tanh(1.0, np.array([True])), TypeError, "gain"),
     (lambda: act.tanh(1.0, [True, False]), TypeError, "gain"),
     (lambda: act.meanfield(0.1, np.array([1j])), TypeError, "temperature"),
-    (lambda: act.select_simd_path("avx512"), ValueError, "name"),
+    (lambda: act.select_simd_path("avx1024"), ValueError, "name"),
 ]
 
 
@@ -1030,3 +1034,49 @@ def test_build_info_reports_the_activation_path() -> None:
     assert info["activation_simd_path"] == act.simd_path()
     assert info["activation_simd_path"] in info["activation_simd_paths"]
     assert "scalar" in info["activation_simd_paths"]
+
+
+def _runnable_paths() -> set[str] | None:
+    """Activation paths this CPU can run by its /proc/cpuinfo flags (None: unknown)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(
+                set(line.split(":", 1)[1].split())
+                for line in f
+                if line.startswith("flags")
+            )
+    except (OSError, StopIteration):
+        return None
+    runnable = {"scalar"}
+    if {"avx2", "fma"} <= flags:
+        runnable.add("avx2-fma")
+    if {"avx512f", "avx512dq", "avx512bw", "avx512vl", "fma"} <= flags:
+        runnable.add("avx512")
+    return runnable
+
+
+def test_widest_path_the_cpu_runs_is_selected_at_import() -> None:
+    """The widest compiled path this CPU runs is the default at import: AVX-512
+    where the CPU has AVX-512 F/DQ/BW/VL, else AVX2 + FMA, else the portable one;
+    the others this CPU runs can be selected."""
+    runnable = _runnable_paths()
+    if runnable is None:
+        pytest.skip("no /proc/cpuinfo flags")
+    paths = act.simd_paths()
+    assert paths[-1] == "scalar"
+    code = "from neurophase import activations as a; print(a.simd_path())"
+    got = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert got == next(p for p in paths if p in runnable)
+    before = act.simd_path()
+    try:
+        for p in paths:
+            if p in runnable:
+                act.select_simd_path(p)
+                assert act.simd_path() == p
+            else:
+                with pytest.raises(ValueError, match="name"):
+                    act.select_simd_path(p)
+    finally:
+        act.select_simd_path(before)

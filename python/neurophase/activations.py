@@ -888,9 +888,10 @@ def simd_paths() -> list[str]:
 
 
 def simd_path() -> str:
-    """The code path the activation kernels use: ``"avx2-fma"`` (4 doubles per
-    instruction, chosen at import when the CPU has AVX2 and FMA) or ``"scalar"``.
-    Both give bitwise identical results."""
+    """The code path the activation kernels use: ``"avx512"`` (8 doubles or 16
+    floats per instruction, chosen at import when the CPU has AVX-512 F, DQ, BW and
+    VL), ``"avx2-fma"`` (4 doubles or 8 floats, chosen when the CPU has AVX2 and FMA
+    but not AVX-512) or ``"scalar"``. All give bitwise identical results."""
     return str(_core.activation_path())
 
 

@@ -1,7 +1,7 @@
 // Batched activation functions of the mean-field membrane: elementwise kernels over
-// strided arrays of float32/float64, threaded with OpenMP and vectorised with AVX2
-// + FMA where the CPU has it. Results are bitwise identical for any thread count
-// and on every code path (see activation_math.inc).
+// strided arrays of float32/float64, threaded with OpenMP and vectorised with
+// AVX-512 or AVX2 + FMA where the CPU has it. Results are bitwise identical for any
+// thread count and on every code path (see activation_math.inc).
 #pragma once
 
 #include <cstdint>
@@ -61,7 +61,8 @@ void apply_activation(Activation op, const std::vector<int64_t>& shape,
 // SIMD code paths of the activation kernels compiled in, and the one in use.
 std::vector<std::string> activation_paths();
 std::string activation_path();
-// Select a compiled path this CPU can run ("avx2-fma" or "scalar"); false if not.
+// Select a compiled path this CPU can run ("avx512", "avx2-fma" or "scalar"); false
+// if not.
 bool select_activation_path(const std::string& name);
 
 // (1/r) * integral of the mean-field spontaneous magnetisation over the reheating

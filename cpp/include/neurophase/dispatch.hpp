@@ -1,7 +1,8 @@
-// Run-time dispatch between a portable build and AVX2: the default flags stay
-// portable, and CPUs with AVX2 get the wider path. Loops the compiler vectorises
-// well use GCC's target_clones; hand-written kernels are compiled for AVX2 with a
-// target attribute and chosen once with has_avx2().
+// Run-time dispatch between a portable build and AVX2 (AVX-512 for the activation
+// kernels): the default flags stay portable, and CPUs with the wider instructions
+// get the wider path. Loops the compiler vectorises well use GCC's target_clones;
+// hand-written kernels are compiled for AVX2 (or AVX-512) with a target attribute or
+// pragma and chosen once at run time (has_avx2(), the activation path selection).
 #pragma once
 
 #if defined(NEUROPHASE_DISPATCH) && defined(__GNUC__) && !defined(__clang__) && \
@@ -19,6 +20,14 @@
 #else
 #define NEUROPHASE_AVX2_KERNELS 0
 #define NEUROPHASE_TARGET_AVX2
+#endif
+
+// AVX-512 (F, DQ, BW, VL) activation kernels, compiled under a target pragma.
+#if defined(NEUROPHASE_DISPATCH) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__x86_64__)
+#define NEUROPHASE_AVX512_KERNELS 1
+#else
+#define NEUROPHASE_AVX512_KERNELS 0
 #endif
 
 namespace neurophase {
