@@ -784,6 +784,43 @@ def test_float32_kernels_do_not_depend_on_threads_or_simd_path() -> None:
         act.select_simd_path(before)
 
 
+def test_float32_power_of_two_gains_match_the_general_kernels_bitwise() -> None:
+    """Blocks whose gains are all powers of two (g x exact in float32) skip the
+    low part of g x; they give the same bits as the general kernels, which run
+    wherever a block holds another gain (one 1/3 per 1024-element block here),
+    on every path, over float32 values of every magnitude and specials."""
+    rng = np.random.default_rng(8)
+    bits = rng.integers(0, 2**32, 60_000, dtype=np.uint64).astype(np.uint32)
+    x = np.concatenate(
+        [
+            bits.view(np.float32),
+            (rng.standard_normal(40_000) * 30).astype(np.float32),
+            np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32),
+        ]
+    )
+    before = act.simd_path()
+    try:
+        for path in act.simd_paths():
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            for g in (1.0, 0.5, 4.0, 2.0**-40):
+                gains = np.full(x.size, g)
+                gains[::1024] = 1.0 / 3.0
+                m = gains == g
+                for name in sorted(NATIVE_F32):
+                    f = getattr(act, name)
+                    a, b = f(x, g)[m], f(x, gains)[m]
+                    assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), (
+                        path,
+                        name,
+                        g,
+                    )
+    finally:
+        act.select_simd_path(before)
+
+
 def test_results_do_not_depend_on_threads_or_simd_path() -> None:
     """Bitwise identical results for 1 and 2 threads and for the AVX-512, AVX2 + FMA
     and portable paths this CPU runs, for every function (length with a partial

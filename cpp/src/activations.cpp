@@ -796,7 +796,7 @@ int activation_arity(Activation op) {
 
 namespace {
 
-using BlockFnF32 = void (*)(Activation, const float* const*, float*, int64_t);
+using BlockFnF32 = void (*)(Activation, const float* const*, float*, int64_t, bool);
 
 // The single-precision kernels of the selected path.
 BlockFnF32 f32_block_for([[maybe_unused]] BlockFn block) {
@@ -892,6 +892,12 @@ inline void split_gain(double g, float& gh, float& gl) {
     gl = static_cast<float>(g - static_cast<double>(gh));
 }
 
+// A gain (within f32_gain_ok) that is a power of two: g x is exact in float32.
+inline bool power_of_two(double g) {
+    int e;
+    return std::frexp(g, &e) == 0.5;
+}
+
 // Blocks [b_begin, b_end) of a call, on the calling thread.
 void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
     const int nin = static_cast<int>(job.src.size());
@@ -911,6 +917,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
     float* fgl = nullptr;
     float* fres = nullptr;
     bool gain_ok_bcast = true;
+    bool exact_bcast = false;
     if (job.block_f32) {
         ws.f.resize(4 * kBlock);
         fx = ws.f.data();
@@ -922,6 +929,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
         if (job.src[1].broadcast) {
             const double g = read(job.src[1].data, job.src[1].single);
             gain_ok_bcast = f32_gain_ok(g);
+            exact_bcast = power_of_two(g);
             float gh, gl;
             split_gain(g, gh, gl);
             std::fill_n(fgh, width, gh);
@@ -934,11 +942,14 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
         const int64_t n = std::min(kBlock, job.total - first);
         if (job.block_f32 && gain_ok_bcast) {
             bool ok = true;
+            bool exact = exact_bcast;
             if (!job.src[1].broadcast) {
                 double* slot = ws.d.data() + kBlock;  // the gain's slot
                 const double* g = gather<double>(job, job.src[1], first, n, slot);
+                exact = true;
                 for (int64_t i = 0; i < n; ++i) {
                     ok = ok && f32_gain_ok(g[i]);
+                    exact = exact && power_of_two(g[i]);
                     split_gain(g[i], fgh[i], fgl[i]);
                 }
             }
@@ -954,7 +965,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
                     direct ? reinterpret_cast<float*>(const_cast<char*>(job.dst.data)) +
                                  first
                            : fres;
-                job.block_f32(job.op, in, target, n);
+                job.block_f32(job.op, in, target, n, exact);
                 if (!direct) scatter<float>(job, first, n, fres);
                 continue;
             }
