@@ -12,7 +12,7 @@ import math
 import pickle
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from conftest import (
     mean_estimate,
     observables_from_spins,
 )
+from neurophase import simulation
 
 # The engine gives a lattice one thread per 65536 sites.
 SITES_PER_THREAD = 65536
@@ -430,6 +431,93 @@ def test_two_threads_give_bitwise_one_thread_while_another_process_loads_a_core(
     assert run2.threads_used == 2
     assert_runs_identical(run1, run2)
     np.testing.assert_array_equal(sim1.spins, sim2.spins)
+
+
+# ---------------------------------------------------------------------------
+# Code paths of the local updates
+# ---------------------------------------------------------------------------
+
+# Row lengths around the kernels' chunks of 64 bytes, odd ones (the seam), rows whose
+# first random word is not the first of a Philox block (side not a multiple of 8),
+# open boundaries, short rows, and dimensions 1 to 4 (4 and 5 are portable only).
+PATH_CASES = [
+    pytest.param((64, 64), "periodic", id="64x64-periodic"),
+    pytest.param((67, 130), "periodic", id="67x130-periodic"),
+    pytest.param((9, 10), "open", id="9x10-open"),
+    pytest.param((10, 9), "periodic", id="10x9-periodic"),
+    pytest.param((2, 2), "periodic", id="2x2-periodic"),
+    pytest.param((6, 126), "open", id="6x126-open"),
+    pytest.param((8, 129), "periodic", id="8x129-periodic"),
+    pytest.param((5, 6, 131), "periodic", id="5x6x131-periodic"),
+    pytest.param((4, 6, 68), "open", id="4x6x68-open"),
+    pytest.param((301,), "periodic", id="301-periodic"),
+    pytest.param((200,), "open", id="200-open"),
+    pytest.param((3, 4, 5, 6), "periodic", id="3x4x5x6-periodic"),
+]
+
+
+@pytest.fixture
+def restore_local_update_path() -> Iterator[None]:
+    before = simulation.local_update_path()
+    yield
+    simulation.select_local_update_path(before)
+
+
+@pytest.mark.parametrize("algorithm", LOCAL_ALGORITHMS)
+@pytest.mark.parametrize(("shape", "boundary"), PATH_CASES)
+def test_every_local_update_path_gives_bitwise_the_same_run(
+    shape: tuple[int, ...],
+    boundary: str,
+    algorithm: str,
+    restore_local_update_path: None,
+) -> None:
+    """The AVX-512, AVX2 and portable sweeps give the same spins, records and flip
+    counts, through temperatures where flips become certain or impossible (the
+    thresholds 0 and 2^32) and fields of both signs."""
+    temperature = np.array([0.05, 0.4, 2.27, 2.27, 9.0, 20.0, 1.2, 0.05, 3.0, 2.0])
+    field = np.array([0.0, 0.0, 0.0, 0.3, -0.7, 0.0, 2.5, -0.2, 0.0, 0.1])
+    results = []
+    for path in simulation.local_update_paths():
+        simulation.select_local_update_path(path)
+        sim = npx.Simulation(
+            npx.Lattice(shape, boundary), algorithm=algorithm, seed=SEED, threads=1
+        )
+        run = sim.run(len(temperature), temperature=temperature, field_schedule=field)
+        results.append((path, run, sim.spins.copy()))
+    _, run0, spins0 = results[0]
+    for path, run, spins in results[1:]:
+        assert_runs_identical(run0, run)
+        np.testing.assert_array_equal(spins0, spins, err_msg=path)
+
+
+@pytest.mark.parametrize("algorithm", LOCAL_ALGORITHMS)
+def test_every_local_update_path_gives_bitwise_the_same_run_on_two_threads(
+    algorithm: str, restore_local_update_path: None
+) -> None:
+    results = []
+    for path in simulation.local_update_paths():
+        simulation.select_local_update_path(path)
+        results.append(_thread_runs((513, 510), "periodic", False, algorithm))
+    for (run1, _), (run2, sim2) in results:
+        assert run2.threads_used == 2
+        assert_runs_identical(results[0][0][0], run1)
+        assert_runs_identical(run1, run2)
+        np.testing.assert_array_equal(results[0][0][1].spins, sim2.spins)
+
+
+def test_local_update_paths_end_with_portable_and_bad_names_are_refused(
+    restore_local_update_path: None,
+) -> None:
+    paths = simulation.local_update_paths()
+    assert paths[-1] == "portable"
+    assert simulation.local_update_path() == paths[0]
+    assert npx.build_info()["local_update_paths"] == paths
+    for name in ("avx1024", "", 3):
+        with pytest.raises(ValueError, match="name must be one of"):
+            simulation.select_local_update_path(name)  # type: ignore[arg-type]
+    assert simulation.local_update_path() == paths[0]
+    simulation.select_local_update_path("portable")
+    assert simulation.local_update_path() == "portable"
 
 
 # ---------------------------------------------------------------------------

@@ -160,6 +160,10 @@ void bind_engine(py::module_& m) {
         py::arg("shape"), py::arg("periodic"), py::arg("complete"),
         py::arg("requested"));
 
+    m.def("local_update_paths", &local_update_paths);
+    m.def("local_update_path", &local_update_path);
+    m.def("select_local_update_path", &select_local_update_path, py::arg("name"));
+
     m.def(
         "coordination",
         [](const std::vector<int64_t>& shape, bool periodic, bool complete) {

@@ -10,9 +10,11 @@
 // The random number for a site is keyed by (seed, sweep, site), so neither the
 // thread count nor the schedule of rows to threads changes any spin.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "neurophase/dispatch.hpp"
@@ -88,6 +90,30 @@ struct alignas(32) ByteTable {
     uint8_t keep[32];      // 0xFF where a flip needs r >= t to be false (no invert)
 };
 
+// The AVX-512 kernel looks the class up with 32-bit permutes of two tables of 16
+// (class = neighbour sum mod 16, plus 16 for spin -1, in the low 5 bits of a byte):
+// neighbour sums within +-7, so rows with at most 4 neighbour rows (d <= 3) as well.
+// The inversion flags sit in a byte table of 64 (the low 6 bits: sum mod 16, plus 48
+// for spin -1), looked up with a byte permute.
+struct alignas(64) WideTable {
+    uint32_t threshold[32];
+    uint8_t invert[64];  // 0xFF where a flip needs r >= t (see ByteTable)
+};
+
+// Code paths of the row kernels, widest last.
+enum class LocalPath { portable, avx2, avx512 };
+
+LocalPath widest_local_path() {
+    if (has_avx512()) return LocalPath::avx512;
+    if (has_avx2()) return LocalPath::avx2;
+    return LocalPath::portable;
+}
+
+std::atomic<LocalPath>& selected_local_path() {
+    static std::atomic<LocalPath> path{widest_local_path()};
+    return path;
+}
+
 struct SweepParams {
     Algorithm algorithm;
     double beta;
@@ -95,32 +121,59 @@ struct SweepParams {
     double field;                             // uniform part
     const double* field_site;                 // per-site part or nullptr
     Thresholds thresholds;                    // valid for the uniform field
-    bool vector_rows;                         // use the AVX2 kernel where it applies
+    bool vector_rows;                         // use a vector kernel where it applies
+    LocalPath path = LocalPath::portable;     // which one (set by make_byte_tables)
     ByteTable tables[kMaxVectorPresent + 1];  // by number of neighbours present
+    WideTable wide;                           // the AVX-512 kernel's tables
 };
 
+// The flip rule of one class: flip when (r < t) != invert, with t < 2^32.
+void class_rule(const SweepParams& p, int8_t spin, int nn, uint64_t& t, bool& invert) {
+    invert = false;
+    if (p.algorithm == Algorithm::heat_bath) {
+        // New spin +1 when r < t_up: a flip for spin -1, a stay for +1.
+        t = p.thresholds.up[nn + kMaxZ];
+        invert = spin > 0;
+    } else {
+        t = metropolis_threshold(p.thresholds, spin, nn);
+    }
+    if (t == (uint64_t{1} << 32)) {
+        t = 0;  // r < 2^32 always, and !(r < 0) always
+        invert = !invert;
+    }
+}
+
+void make_wide_table(SweepParams& p) {
+    WideTable& w = p.wide;
+    std::memset(&w, 0, sizeof(w));  // classes that cannot occur never flip
+    for (int nn = -(kMaxVectorRows + 2); nn <= kMaxVectorRows + 2; ++nn) {
+        for (const int8_t spin : {int8_t{1}, int8_t{-1}}) {
+            uint64_t t = 0;
+            bool invert = false;
+            class_rule(p, spin, nn, t, invert);
+            const int low = nn & 15;
+            w.threshold[low | (spin < 0 ? 16 : 0)] = static_cast<uint32_t>(t);
+            w.invert[low | (spin < 0 ? 48 : 0)] = invert ? 0xFF : 0x00;
+        }
+    }
+}
+
+// Chooses the row kernel of this sweep and builds its tables.
 void make_byte_tables(SweepParams& p) {
+    p.path = selected_local_path().load(std::memory_order_relaxed);
+    if (p.path == LocalPath::avx512) {
+        make_wide_table(p);
+        return;
+    }
+    if (p.path != LocalPath::avx2) return;
     for (int present = 0; present <= kMaxVectorPresent; ++present) {
         ByteTable& table = p.tables[present];
         for (int k = 0; k < 16; ++k) {
             uint64_t t = 0;  // classes that cannot occur never flip
             bool invert = false;
             const int sum = k & ~1;
-            if (sum <= 2 * present) {
-                const int8_t spin = (k & 1) ? -1 : 1;
-                const int nn = sum - present;
-                if (p.algorithm == Algorithm::heat_bath) {
-                    // New spin +1 when r < t_up: a flip for spin -1, a stay for +1.
-                    t = p.thresholds.up[nn + kMaxZ];
-                    invert = spin > 0;
-                } else {
-                    t = metropolis_threshold(p.thresholds, spin, nn);
-                }
-                if (t == (uint64_t{1} << 32)) {
-                    t = 0;  // r < 2^32 always, and !(r < 0) always
-                    invert = !invert;
-                }
-            }
+            if (sum <= 2 * present)
+                class_rule(p, (k & 1) ? -1 : 1, sum - present, t, invert);
             for (int lane = 0; lane < 32; lane += 16) {
                 for (int b = 0; b < 4; ++b)
                     table.plane[b][lane + k] = static_cast<uint8_t>(t >> (8 * b));
@@ -420,6 +473,225 @@ NEUROPHASE_TARGET_AVX2 int64_t update_run_avx2(int8_t* s, const int8_t* const* n
     return flips;
 }
 
+// --- AVX-512: Philox words generated in registers beside the update ---------------
+//
+// One chunk is again 32 sites of a colour in 64 bytes of a row (sites at even byte
+// offsets), but the chunk starts at a site whose stream slot is a multiple of 4, so
+// that its 32 words are the 4 words of 8 consecutive Philox blocks: one 512-bit
+// register of counters, 64 bits per block as in the AVX2 generator of rng.cpp. The
+// words never go through memory. A row whose first slot is not block-aligned starts
+// its first chunk up to 3 sites before the row; those lanes are masked off.
+//
+// Words and thresholds are compared in two sets of 16: the even sites 0, 2, .., 30
+// (words 0 and 2 of each block) and the odd ones 1, 3, .., 31 (words 1 and 3), which
+// is the order the last Philox round produces with two blends and the order in which
+// the classes of the sites sit in the 32-bit lanes of the chunk's bytes (site 2d at
+// byte 4d, site 2d + 1 at byte 4d + 2), so thresholds come straight from two
+// 32-bit permutes.
+
+// Key schedule and the counter words shared by every block of one 2^32-block segment
+// of a stream (see PhiloxSegment in rng.cpp; the same arithmetic, 8 blocks wide).
+struct Philox512 {
+    __m512i m0, m1;
+    __m512i c3k1_r0, c1k0_r1, hk1_r1, x3k1_r2;
+    __m512i k0[Philox4x32::kRounds], k1[Philox4x32::kRounds];
+    __m512i k1_high;  // k1 of the last round in the high 32 bits
+    __m512i lanes;    // 0, 1, .., 7
+};
+
+NEUROPHASE_TARGET_AVX512
+inline void make_philox512(Philox512& ph, const StreamKey& stream, uint64_t block) {
+    uint32_t k0 = stream.key[0], k1 = stream.key[1];
+    uint32_t rk0[Philox4x32::kRounds], rk1[Philox4x32::kRounds];
+    for (int r = 0; r < Philox4x32::kRounds; ++r) {
+        rk0[r] = k0;
+        rk1[r] = k1;
+        ph.k0[r] = _mm512_set1_epi64(k0);
+        ph.k1[r] = _mm512_set1_epi64(k1);
+        k0 += Philox4x32::kWeyl0;
+        k1 += Philox4x32::kWeyl1;
+    }
+    const uint32_t c1 =
+        static_cast<uint32_t>((block >> 32) & 0xFFFFu) | (stream.tag << 16);
+    const uint32_t c2 = static_cast<uint32_t>(stream.sweep);
+    const uint32_t c3 = static_cast<uint32_t>(stream.sweep >> 32);
+    const uint64_t p1 = static_cast<uint64_t>(Philox4x32::kMul1) * c2;
+    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ rk0[0];
+    const uint32_t lo1 = static_cast<uint32_t>(p1);
+    const uint64_t p0 = static_cast<uint64_t>(Philox4x32::kMul0) * n0;
+    const uint32_t x3 = static_cast<uint32_t>(p0);
+    constexpr int last = Philox4x32::kRounds - 1;
+    ph.m0 = _mm512_set1_epi64(Philox4x32::kMul0);
+    ph.m1 = _mm512_set1_epi64(Philox4x32::kMul1);
+    ph.c3k1_r0 = _mm512_set1_epi64(c3 ^ rk1[0]);
+    ph.c1k0_r1 = _mm512_set1_epi64(lo1 ^ rk0[1]);
+    ph.hk1_r1 = _mm512_set1_epi64(static_cast<uint32_t>(p0 >> 32) ^ rk1[1]);
+    ph.x3k1_r2 = _mm512_set1_epi64(x3 ^ rk1[2]);
+    ph.k1_high = _mm512_set1_epi64(static_cast<int64_t>(uint64_t{rk1[last]} << 32));
+    ph.lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+}
+
+NEUROPHASE_TARGET_AVX512
+inline __m512i xor3(__m512i a, __m512i b, __m512i c) {
+    return _mm512_ternarylogic_epi64(a, b, c, 0x96);
+}
+
+// The words of blocks block .. block + 7 (one segment): even[2b + j] is word 2j of
+// block b, odd[2b + j] word 2j + 1.
+NEUROPHASE_TARGET_AVX512
+inline void philox512(const Philox512& ph, uint64_t block, __m512i& even,
+                      __m512i& odd) {
+    // Rounds 0 to 2 as in rng.cpp: only word 0 of the counter differs between blocks.
+    const __m512i c0 =
+        _mm512_add_epi64(_mm512_set1_epi64(static_cast<int64_t>(block)), ph.lanes);
+    __m512i x3 = _mm512_mul_epu32(c0, ph.m0);
+    __m512i x2 = _mm512_xor_si512(_mm512_srli_epi64(x3, 32), ph.c3k1_r0);
+    __m512i x1 = _mm512_mul_epu32(x2, ph.m1);
+    __m512i x0 = _mm512_xor_si512(_mm512_srli_epi64(x1, 32), ph.c1k0_r1);
+    x2 = _mm512_xor_si512(x3, ph.hk1_r1);
+    {
+        const __m512i q0 = _mm512_mul_epu32(x0, ph.m0);
+        const __m512i q1 = _mm512_mul_epu32(x2, ph.m1);
+        x0 = xor3(_mm512_srli_epi64(q1, 32), x1, ph.k0[2]);
+        x2 = _mm512_xor_si512(_mm512_srli_epi64(q0, 32), ph.x3k1_r2);
+        x1 = q1;
+        x3 = q0;
+    }
+    constexpr int last = Philox4x32::kRounds - 1;
+    for (int r = 3; r < last; ++r) {
+        const __m512i p0 = _mm512_mul_epu32(x0, ph.m0);
+        const __m512i p1 = _mm512_mul_epu32(x2, ph.m1);
+        x0 = xor3(_mm512_srli_epi64(p1, 32), x1, ph.k0[r]);
+        x2 = xor3(_mm512_srli_epi64(p0, 32), x3, ph.k1[r]);
+        x1 = p1;
+        x3 = p0;
+    }
+    // The last round leaves word 2 in the high half of each lane and blends the
+    // words of a lane pairwise: (0, 2) and (1, 3).
+    const __m512i p0 = _mm512_mul_epu32(x0, ph.m0);
+    const __m512i p1 = _mm512_mul_epu32(x2, ph.m1);
+    const __m512i w0 = xor3(_mm512_srli_epi64(p1, 32), x1, ph.k0[last]);
+    const __m512i w2 = xor3(p0, _mm512_slli_epi64(x3, 32), ph.k1_high);
+    even = _mm512_mask_blend_epi32(0xAAAA, w0, w2);
+    odd = _mm512_mask_blend_epi32(0xAAAA, p1, _mm512_slli_epi64(p0, 32));
+}
+
+struct WideConsts {
+    __m512i t_lo, t_hi, invert, low4, even_bytes, left_index;
+};
+
+NEUROPHASE_TARGET_AVX512
+inline WideConsts wide_consts(const WideTable& t) {
+    WideConsts c;
+    c.t_lo = _mm512_loadu_si512(t.threshold);
+    c.t_hi = _mm512_loadu_si512(t.threshold + 16);
+    c.invert = _mm512_loadu_si512(t.invert);
+    c.low4 = _mm512_set1_epi8(0x0F);
+    c.even_bytes = _mm512_set1_epi16(0x00FF);
+    // Byte i takes byte i - 1 of the chunk, byte 0 the last byte of the one before.
+    alignas(64) uint8_t index[64];
+    index[0] = 127;
+    for (int i = 1; i < 64; ++i) index[i] = static_cast<uint8_t>(i - 1);
+    c.left_index = _mm512_load_si512(index);
+    return c;
+}
+
+// What a chunk needs to know about its row to handle the row's ends.
+struct RowEnds {
+    int64_t length;     // L
+    int64_t x_first;    // first site of the colour in the row (0 or 1)
+    int64_t x_last;     // last one updated here
+    int8_t wrap_left;   // left neighbour of x = 0: s[L - 1] if periodic, else 0
+    int8_t wrap_right;  // right neighbour of x = L - 1: s[0] if periodic, else 0
+};
+
+// Bits lo .. hi of a 64-bit mask (clamped to 0 .. 63; none if lo > hi).
+inline uint64_t bit_range(int64_t lo, int64_t hi) {
+    lo = std::max<int64_t>(lo, 0);
+    hi = std::min<int64_t>(hi, 63);
+    if (lo > hi) return 0;
+    return (~uint64_t{0} << lo) & (~uint64_t{0} >> (63 - hi));
+}
+
+constexpr uint64_t kEvenBytes = 0x5555555555555555u;
+
+// Updates the sites of the chunk of bytes x0 .. x0 + 63 of a row and returns the mask
+// of flipped bytes. `prev` holds the bytes of the previous chunk (only its last byte,
+// a site of the other colour, is used) and is set to this chunk's. Edge chunks reach
+// past an end of the row or hold x = 0 or x = L - 1: they load under masks (bytes off
+// the row are not read) and put the wrapped neighbours in place.
+template <int NNB, bool Edge>
+NEUROPHASE_TARGET_AVX512 inline uint64_t chunk_flips512(
+    int8_t* row, const int8_t* const* nb, int64_t x0, __m512i& prev, __m512i r_even,
+    __m512i r_odd, const WideConsts& c, const RowEnds& e) {
+    const int64_t L = e.length;
+    __m512i s, sum;
+    if constexpr (Edge) {
+        const __mmask64 in = bit_range(-x0, L - 1 - x0);
+        s = _mm512_maskz_loadu_epi8(in, row + x0);
+        sum = _mm512_maskz_loadu_epi8(bit_range(-x0 - 1, L - 2 - x0), row + x0 + 1);
+        if (L - 1 - x0 >= 0 && L - 1 - x0 < 64)
+            sum = _mm512_mask_set1_epi8(sum, uint64_t{1} << (L - 1 - x0), e.wrap_right);
+        for (int k = 0; k < NNB; ++k)
+            sum = _mm512_add_epi8(sum, _mm512_maskz_loadu_epi8(in, nb[k] + x0));
+    } else {
+        s = _mm512_loadu_si512(row + x0);
+        sum = _mm512_loadu_si512(row + x0 + 1);
+        for (int k = 0; k < NNB; ++k)
+            sum = _mm512_add_epi8(sum, _mm512_loadu_si512(nb[k] + x0));
+    }
+    // Left neighbours from registers rather than memory: a load overlapping the
+    // previous chunk's store would wait for that store to complete.
+    __m512i left = _mm512_permutex2var_epi8(s, c.left_index, prev);
+    if constexpr (Edge)
+        if (x0 <= 0 && x0 > -64)
+            left = _mm512_mask_set1_epi8(left, uint64_t{1} << (-x0), e.wrap_left);
+    prev = s;
+    sum = _mm512_add_epi8(sum, left);
+
+    // Class: neighbour sum mod 16 in the low 4 bits, the sign of s above (bits 4, 5).
+    const __m512i k = _mm512_ternarylogic_epi32(sum, s, c.low4, 0xE4);
+    const __m512i t_even = _mm512_permutex2var_epi32(c.t_lo, k, c.t_hi);
+    const __m512i t_odd =
+        _mm512_permutex2var_epi32(c.t_lo, _mm512_srli_epi32(k, 16), c.t_hi);
+    uint64_t flips =
+        _pdep_u64(_mm512_cmplt_epu32_mask(r_even, t_even), 0x1111111111111111u) |
+        _pdep_u64(_mm512_cmplt_epu32_mask(r_odd, t_odd), 0x4444444444444444u);
+    flips ^= _mm512_test_epi8_mask(_mm512_permutexvar_epi8(k, c.invert), c.even_bytes);
+    if constexpr (Edge) flips &= bit_range(e.x_first - x0, e.x_last - x0) & kEvenBytes;
+    _mm512_mask_storeu_epi8(row + x0, flips,
+                            _mm512_sub_epi8(_mm512_setzero_si512(), s));
+    return flips;
+}
+
+// Sites x_first, x_first + 2, .., x_last of one row, whose stream slots start at
+// q_first; all their blocks lie in one segment of the stream.
+template <int NNB>
+NEUROPHASE_TARGET_AVX512 int64_t update_row_avx512(int8_t* row, const int8_t* const* nb,
+                                                   const RowEnds& e,
+                                                   const StreamKey& stream,
+                                                   uint64_t q_first,
+                                                   const WideTable& table) {
+    const WideConsts c = wide_consts(table);
+    uint64_t block = q_first >> 2;
+    Philox512 ph;
+    make_philox512(ph, stream, block);
+    int64_t x0 = e.x_first - 2 * static_cast<int64_t>(q_first & 3);
+    __m512i prev = _mm512_set1_epi8(x0 >= 1 ? row[x0 - 1] : 0);
+    int64_t flips = 0;
+    for (; x0 <= e.x_last; x0 += 64, block += 8) {
+        __m512i r_even, r_odd;
+        philox512(ph, block, r_even, r_odd);
+        uint64_t f;
+        if (x0 >= 1 && x0 + 64 <= e.length - 1)
+            f = chunk_flips512<NNB, false>(row, nb, x0, prev, r_even, r_odd, c, e);
+        else
+            f = chunk_flips512<NNB, true>(row, nb, x0, prev, r_even, r_odd, c, e);
+        flips += _mm_popcnt_u64(f);
+    }
+    return flips;
+}
+
 #endif
 
 // Uniform field on a row with at most kMaxVectorRows neighbour rows: the sites at
@@ -502,6 +774,27 @@ int64_t update_row_colour(const RowContext& c, int64_t row, int colour,
     const uint64_t q_first = slot(c, row, x_parity);
     const uint64_t q_last = slot(c, row, x_last);
     const uint64_t block_first = q_first >> 2;
+    const int8_t* nbr[8];
+    neighbour_rows(c, info, nbr);
+#if NEUROPHASE_AVX2_KERNELS
+    // The AVX-512 kernel draws the words itself; it needs the row's blocks in one
+    // segment of the stream, which only lattices of over 2^34 sites can break.
+    if (p.vector_rows && p.path == LocalPath::avx512 &&
+        info.n_neighbours <= kMaxVectorRows &&
+        (block_first >> 32) == ((q_last >> 2) >> 32)) {
+        int8_t* s = c.spins + info.base;
+        const RowEnds ends{L, x_parity, x_last, g.periodic ? s[L - 1] : int8_t{0},
+                           g.periodic ? s[0] : int8_t{0}};
+        switch (info.n_neighbours) {
+            case 0:
+                return update_row_avx512<0>(s, nbr, ends, stream, q_first, p.wide);
+            case 2:
+                return update_row_avx512<2>(s, nbr, ends, stream, q_first, p.wide);
+            default:
+                return update_row_avx512<4>(s, nbr, ends, stream, q_first, p.wide);
+        }
+    }
+#endif
     const std::size_t n_blocks =
         static_cast<std::size_t>((q_last >> 2) - block_first + 1);
     // Padded: the vector kernel reads whole chunks of words.
@@ -509,9 +802,8 @@ int64_t update_row_colour(const RowContext& c, int64_t row, int colour,
     philox_fill(stream, block_first, n_blocks, buffer.data());
     const uint32_t* r = buffer.data() + (q_first - 4 * block_first);
 
-    const int8_t* nbr[8];
-    neighbour_rows(c, info, nbr);
-    if (p.vector_rows && !p.field_site && info.n_neighbours <= kMaxVectorRows) {
+    if (p.vector_rows && p.path == LocalPath::avx2 && !p.field_site &&
+        info.n_neighbours <= kMaxVectorRows) {
         int present = 2;
         for (int k = 0; k < info.n_neighbours; ++k)
             present += info.neighbour_base[k] >= 0;
@@ -589,7 +881,43 @@ int64_t update_complete(const Geometry& g, int8_t* spins, const SweepParams& p,
     return flips;
 }
 
+const char* path_name(LocalPath path) {
+    switch (path) {
+        case LocalPath::avx512:
+            return "avx512";
+        case LocalPath::avx2:
+            return "avx2";
+        default:
+            return "portable";
+    }
+}
+
 }  // namespace
+
+std::vector<std::string> local_update_paths() {
+    std::vector<std::string> paths;
+    if (has_avx512()) paths.emplace_back(path_name(LocalPath::avx512));
+    if (has_avx2()) paths.emplace_back(path_name(LocalPath::avx2));
+    paths.emplace_back(path_name(LocalPath::portable));
+    return paths;
+}
+
+std::string local_update_path() {
+    return path_name(selected_local_path().load());
+}
+
+bool select_local_update_path(const std::string& name) {
+    for (const LocalPath path :
+         {LocalPath::avx512, LocalPath::avx2, LocalPath::portable}) {
+        if (name != path_name(path)) continue;
+        if ((path == LocalPath::avx512 && !has_avx512()) ||
+            (path == LocalPath::avx2 && !has_avx2()))
+            return false;
+        selected_local_path().store(path);
+        return true;
+    }
+    return false;
+}
 
 RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     RunStats stats;

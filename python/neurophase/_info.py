@@ -40,7 +40,9 @@ def build_info() -> dict[str, Any]:
         compiled in), ``selected_path`` (the one this CPU runs), ``cpu`` and
         ``cpu_flags`` (relevant instruction-set extensions of this CPU),
         ``activation_simd_paths`` (code paths of the activation kernels compiled
-        in) and ``activation_simd_path`` (the one in use).
+        in), ``activation_simd_path`` (the one in use), ``local_update_paths``
+        (code paths of the Metropolis and heat-bath sweeps this CPU can run) and
+        ``local_update_path`` (the one in use).
     """
     info = dict(_core.build_info())
     info["version"] = __version__
@@ -52,5 +54,7 @@ def build_info() -> dict[str, Any]:
     info["cpu_flags"] = _cpu_flags()
     info["activation_simd_paths"] = list(_core.activation_paths())
     info["activation_simd_path"] = _core.activation_path()
+    info["local_update_paths"] = list(_core.local_update_paths())
+    info["local_update_path"] = _core.local_update_path()
     info["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "")
     return info

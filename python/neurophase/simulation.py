@@ -883,6 +883,40 @@ def simulate(
     )
 
 
+def local_update_paths() -> list[str]:
+    """Code paths of the Metropolis and heat-bath sweeps that this build and CPU can
+    run, widest first: ``"avx512"``, ``"avx2"``, ``"portable"``.
+
+    Every path gives bitwise the same spins for the same seed; the widest one is
+    used unless :func:`select_local_update_path` chose another. A per-site field,
+    the complete graph, lattices of dimension 4 and 5 and the seam of odd periodic
+    sides always take the portable path.
+    """
+    return list(_core.local_update_paths())
+
+
+def local_update_path() -> str:
+    """The code path the Metropolis and heat-bath sweeps use now."""
+    return str(_core.local_update_path())
+
+
+def select_local_update_path(name: str) -> None:
+    """Switch the Metropolis and heat-bath sweeps to another code path this CPU can
+    run (for testing and benchmarking: the results do not change, only the speed).
+    Not to be called while a run is going on in another thread.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :func:`local_update_paths`.
+    """
+    if not isinstance(name, str) or not _core.select_local_update_path(name):
+        raise ValueError(
+            f"name must be one of the paths this CPU can run {local_update_paths()}, "
+            f"got {name!r}"
+        )
+
+
 def _user_stacklevel() -> int:
     """Stack level of the first caller outside this module, for warnings."""
     frame = sys._getframe(1)

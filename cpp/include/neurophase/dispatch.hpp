@@ -17,9 +17,13 @@
 #if defined(NEUROPHASE_DISPATCH) && defined(__GNUC__) && defined(__x86_64__)
 #define NEUROPHASE_AVX2_KERNELS 1
 #define NEUROPHASE_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
+// The AVX-512 kernels use byte permutes (VBMI) and bit deposits (BMI2) as well.
+#define NEUROPHASE_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2,popcnt")))
 #else
 #define NEUROPHASE_AVX2_KERNELS 0
 #define NEUROPHASE_TARGET_AVX2
+#define NEUROPHASE_TARGET_AVX512
 #endif
 
 // AVX-512 (F, DQ, BW, VL) activation kernels, compiled under a target pragma.
@@ -38,6 +42,23 @@ inline bool has_avx2() {
     static const bool supported = [] {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
+// True when the CPU (and the operating system) runs the AVX-512 kernels: AVX-512 F
+// and BW with VBMI, and BMI2.
+inline bool has_avx512() {
+#if NEUROPHASE_AVX2_KERNELS
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("bmi2") &&
+               __builtin_cpu_supports("popcnt");
     }();
     return supported;
 #else

@@ -83,4 +83,13 @@ void hot_start(const Geometry& g, int8_t* spins, uint64_t seed, int threads);
 // Number of threads a call will use for a lattice of this size, given the request.
 int effective_threads(const Geometry& g, int requested);
 
+// Code paths of the single-spin updates (Metropolis and heat-bath) that this build
+// and CPU can run, widest first: "avx512", "avx2", "portable". Every path gives
+// bitwise the same spins; the widest is used unless another one is selected.
+std::vector<std::string> local_update_paths();
+std::string local_update_path();
+// Switches to one of local_update_paths() (for tests and benchmarks); returns false,
+// changing nothing, for any other name. Not to be called while a run is going on.
+bool select_local_update_path(const std::string& name);
+
 }  // namespace neurophase
