@@ -6,6 +6,7 @@ to the mpmath value rounded to that dtype, over the spacing of the dtype there.
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -193,6 +194,76 @@ def test_float32_kernels_with_subnormal_results(name: str) -> None:
         check_ulp(f"{name}(g={g})", got, x, ref, np.float32, ULP_NATIVE_F32)
         subnormal += np.count_nonzero((got > 0) & (got < np.finfo(np.float32).tiny))
     assert subnormal > 50 or name == "tanh"  # tanh is -1 there: no subnormals
+
+
+#: Interval starts of the float32 tanh polynomial table (0, then half-binades from
+#: 2^-4 to 8) and the end of the last one, where |z| is clamped.
+TANH_F32_BREAKS = [
+    0.0,
+    *(m * 2.0**e for e in range(-4, 3) for m in (1, 1.5)),
+    8.0,
+    10.5,
+]
+#: Where tanh rounds to 1 in float32.
+TANH_F32_ONE = 9.010913
+#: Largest error of the float32 tanh polynomials, in ulp: the table is fitted to
+#: tanh with the roundings of its float32 evaluation at most 1.40 ulp off where
+#: g x is exact (every float32 checked once); the low part of an inexact g x adds
+#: its first-order term, about 0.1 ulp more.
+TANH_F32_ULP_EXACT = 1.5
+TANH_F32_ULP = 2.0
+
+
+def tanh_f32_sweep() -> npt.NDArray[np.float32]:
+    """Every float32 within 3000 steps of each interval start of the tanh table,
+    4000 random values inside each interval, the tails (subnormals, tiny, huge),
+    +-0 and +-inf, with both signs."""
+    rng = np.random.default_rng(21)
+    parts = []
+    breaks = np.array(TANH_F32_BREAKS, np.float32).view(np.uint32).astype(np.int64)
+    for b in [*breaks, np.float32(TANH_F32_ONE).view(np.uint32)]:
+        parts.append(np.arange(max(int(b) - 3000, 0), int(b) + 3000))
+    for a, b in itertools.pairwise(breaks):
+        parts.append(rng.integers(a, b, 4000))
+    tiny = np.float32(1e-30).view(np.uint32)
+    parts.append(rng.integers(0, tiny, 4000))  # subnormal and tiny
+    parts.append(rng.integers(breaks[-1], np.float32(np.inf).view(np.uint32), 4000))
+    bits = np.concatenate(parts).astype(np.uint32)
+    x = np.concatenate([bits.view(np.float32), np.array([np.inf], np.float32)])
+    return np.concatenate([x, -x])
+
+
+def test_float32_tanh_table_within_its_bound_across_every_interval() -> None:
+    """The float32 tanh (a degree-6 polynomial on each of 16 intervals of |g x|)
+    is within 1.5 ulp of tanh on both sides of every interval boundary, inside
+    every interval and in the tails, for exact g x (gains 1, 1/2, 4); within 2 ulp
+    for gains no float32 holds (1/3, 2/0.7); it is odd bitwise, tanh(+-0) = +-0,
+    tanh(x) = x for tiny x, tanh(+-inf) = +-1 and NaN stays NaN. Reference: tanh in
+    float64 of the float64 product (error ~2^-29 float32 ulp)."""
+    x = tanh_f32_sweep()
+    x64 = x.astype(np.float64)
+    for g, bound in (
+        (1.0, TANH_F32_ULP_EXACT),
+        (0.5, TANH_F32_ULP_EXACT),
+        (4.0, TANH_F32_ULP_EXACT),
+        (1.0 / 3.0, TANH_F32_ULP),
+        (2.0 / 0.7, TANH_F32_ULP),
+    ):
+        got = act.tanh(x, g)
+        ref = np.tanh(x64 * g)
+        spacing = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+        err = np.abs(got.astype(np.float64) - ref) / spacing
+        worst = int(np.argmax(err))
+        assert err[worst] <= bound, (g, x[worst], got[worst], ref[worst], err[worst])
+        half = x.size // 2
+        assert np.array_equal(got[half:].view(np.uint32), (-got[:half]).view(np.uint32))
+    tiny = np.abs(x) < np.float32(2.0**-13)
+    assert np.array_equal(act.tanh(x[tiny]).view(np.uint32), x[tiny].view(np.uint32))
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan], np.float32)
+    got = act.tanh(special)
+    assert list(got[:4]) == [0.0, 0.0, 1.0, -1.0]
+    assert list(np.signbit(got[:2])) == [False, True]
+    assert np.isnan(got[4:]).all()
 
 
 def test_float32_kernels_at_special_values() -> None:
@@ -897,6 +968,53 @@ def test_float32_power_of_two_gains_match_the_general_kernels_bitwise() -> None:
                         name,
                         g,
                     )
+    finally:
+        act.select_simd_path(before)
+
+
+def test_float32_unit_gains_match_the_general_kernels_bitwise() -> None:
+    """Gain 1 (the default) reads x alone: over whole contiguous arrays in one run,
+    per block where a gain array holds only ones, and with strided input or
+    output; each gives the same bits as the general kernels (a block holding a gain
+    of 1/3 elsewhere), for 1 and 2 threads on every path, NaN payloads included."""
+    rng = np.random.default_rng(9)
+    bits = rng.integers(0, 2**32, 50_000, dtype=np.uint64).astype(np.uint32)
+    x = np.concatenate(
+        [
+            bits.view(np.float32),
+            (rng.standard_normal(40_000) * 30).astype(np.float32),
+            np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32),
+        ]
+    )
+    general = np.ones(x.size)
+    general[::1024] = 1.0 / 3.0
+    m = general == 1.0
+    ones = np.ones(x.size)
+    before = act.simd_path()
+    try:
+        for path in act.simd_paths():
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            for name in sorted(NATIVE_F32):
+                f = getattr(act, name)
+                ref = f(x, general)[m].view(np.uint32)
+                strided_out = np.empty(2 * x.size, np.float32)[::2]
+                for threads in (1, 2):
+                    got = (
+                        f(x, threads=threads),
+                        f(x, ones, threads=threads),
+                        f(np.repeat(x, 2)[::2], threads=threads),
+                        f(x, out=strided_out, threads=threads),
+                    )
+                    for k, a in enumerate(got):
+                        assert np.array_equal(a[m].view(np.uint32), ref), (
+                            path,
+                            name,
+                            threads,
+                            k,
+                        )
     finally:
         act.select_simd_path(before)
 

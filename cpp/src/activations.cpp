@@ -190,6 +190,20 @@ inline V pow2(V n) {
     return r;
 }
 
+inline V copysign_(V mag, V sgn) {
+    return std::copysign(mag, sgn);
+}
+// Slot (bits(x) >> 22) mod 16 of a 16-entry table, bits below `floor` raised to it.
+using Index = uint32_t;
+inline Index lut_index(V x, uint32_t floor) {
+    uint32_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return (std::max(u, floor) >> 22) & 15u;
+}
+inline V lut(const float* table, Index i) {
+    return table[i];
+}
+
 #include "activation_math_f32.inc"
 
 }  // namespace scalar_f32_backend
@@ -346,6 +360,27 @@ inline bool any(M m) {
 inline V pow2(V n) {
     const __m256i t = _mm256_castps_si256(_mm256_add_ps(n, bcast(8388735.0f)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(t, 23));
+}
+
+inline V copysign_(V mag, V sgn) {
+    const V sign = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, sgn));
+}
+// The slot as lane indices for two 8-entry permutes, and bit 3 of it moved to the
+// sign bit to choose between them.
+struct Index {
+    __m256i slot, high;
+};
+inline Index lut_index(V x, uint32_t floor) {
+    const __m256i u = _mm256_max_epu32(_mm256_castps_si256(x),
+                                       _mm256_set1_epi32(static_cast<int>(floor)));
+    const __m256i slot = _mm256_srli_epi32(u, 22);
+    return {slot, _mm256_slli_epi32(slot, 28)};
+}
+inline V lut(const float* table, const Index& i) {
+    const V lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i.slot);
+    const V hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), i.slot);
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(i.high));
 }
 
 #include "activation_math_f32.inc"
@@ -508,6 +543,21 @@ inline bool any(M m) {
 inline V pow2(V n) {
     const __m512i t = _mm512_castps_si512(_mm512_add_ps(n, bcast(8388735.0f)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(t, 23));
+}
+
+inline V copysign_(V mag, V sgn) {
+    const V sign = _mm512_set1_ps(-0.0f);
+    return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, sgn));
+}
+// The slot as lane indices of a 16-entry permute (which reads their low 4 bits).
+using Index = __m512i;
+inline Index lut_index(V x, uint32_t floor) {
+    const __m512i u = _mm512_max_epu32(_mm512_castps_si512(x),
+                                       _mm512_set1_epi32(static_cast<int>(floor)));
+    return _mm512_srli_epi32(u, 22);
+}
+inline V lut(const float* table, Index i) {
+    return _mm512_permutexvar_ps(i, _mm512_loadu_ps(table));
 }
 
 #include "activation_math_f32.inc"
@@ -796,7 +846,7 @@ int activation_arity(Activation op) {
 
 namespace {
 
-using BlockFnF32 = void (*)(Activation, const float* const*, float*, int64_t, bool);
+using BlockFnF32 = void (*)(Activation, const float* const*, float*, int64_t, int);
 
 // The single-precision kernels of the selected path.
 BlockFnF32 f32_block_for([[maybe_unused]] BlockFn block) {
@@ -917,7 +967,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
     float* fgl = nullptr;
     float* fres = nullptr;
     bool gain_ok_bcast = true;
-    bool exact_bcast = false;
+    int gains_bcast = 0;  // see run_block_f32: 0 any, 1 powers of two, 2 ones
     if (job.block_f32) {
         ws.f.resize(4 * kBlock);
         fx = ws.f.data();
@@ -929,7 +979,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
         if (job.src[1].broadcast) {
             const double g = read(job.src[1].data, job.src[1].single);
             gain_ok_bcast = f32_gain_ok(g);
-            exact_bcast = power_of_two(g);
+            gains_bcast = g == 1.0 ? 2 : power_of_two(g) ? 1 : 0;
             float gh, gl;
             split_gain(g, gh, gl);
             std::fill_n(fgh, width, gh);
@@ -937,21 +987,36 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
         }
     }
 
+    // Every gain 1, x and the output contiguous float32: the kernels read x alone,
+    // so the whole range runs as one call (the same elements, the same bits).
+    const Operand& x = job.src[0];
+    if (job.block_f32 && gains_bcast == 2 && x.contiguous && x.single && !x.broadcast &&
+        job.dst.contiguous && job.dst.single) {
+        const int64_t first = b_begin * kBlock;
+        const int64_t n = std::min(b_end * kBlock, job.total) - first;
+        const float* in[3] = {reinterpret_cast<const float*>(x.data) + first, fgh, fgl};
+        float* out = reinterpret_cast<float*>(const_cast<char*>(job.dst.data));
+        job.block_f32(job.op, in, out + first, n, 2);
+        return;
+    }
+
     for (int64_t b = b_begin; b < b_end; ++b) {
         const int64_t first = b * kBlock;
         const int64_t n = std::min(kBlock, job.total - first);
         if (job.block_f32 && gain_ok_bcast) {
             bool ok = true;
-            bool exact = exact_bcast;
+            int gains = gains_bcast;
             if (!job.src[1].broadcast) {
                 double* slot = ws.d.data() + kBlock;  // the gain's slot
                 const double* g = gather<double>(job, job.src[1], first, n, slot);
-                exact = true;
+                bool exact = true, ones = true;
                 for (int64_t i = 0; i < n; ++i) {
                     ok = ok && f32_gain_ok(g[i]);
                     exact = exact && power_of_two(g[i]);
+                    ones = ones && g[i] == 1.0;
                     split_gain(g[i], fgh[i], fgl[i]);
                 }
+                gains = ones ? 2 : exact ? 1 : 0;
             }
             // Limitation: a block holding a gain outside [2^-60, 2^60] is computed by
             // the double-precision kernels as a whole (same bits for any thread count).
@@ -965,7 +1030,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
                     direct ? reinterpret_cast<float*>(const_cast<char*>(job.dst.data)) +
                                  first
                            : fres;
-                job.block_f32(job.op, in, target, n, exact);
+                job.block_f32(job.op, in, target, n, gains);
                 if (!direct) scatter<float>(job, first, n, fres);
                 continue;
             }
