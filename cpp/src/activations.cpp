@@ -190,8 +190,13 @@ inline V pow2(V n) {
     return r;
 }
 
-inline V copysign_(V mag, V sgn) {
-    return std::copysign(mag, sgn);
+// min(|x|, c) for c > 0 (a NaN x gives a NaN).
+inline V abs_min(V x, V c) {
+    return vmin(c, vabs(x));
+}
+// copysign(mag, x), and x itself where x is NaN.
+inline V sign_of(V mag, V x) {
+    return isnan_(x) ? x : std::copysign(mag, x);
 }
 // Slot (bits(x) >> 22) mod 16 of a 16-entry table, bits below `floor` raised to it.
 using Index = uint32_t;
@@ -362,9 +367,13 @@ inline V pow2(V n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(t, 23));
 }
 
-inline V copysign_(V mag, V sgn) {
+inline V abs_min(V x, V c) {
+    return vmin(c, vabs(x));
+}
+inline V sign_of(V mag, V x) {
     const V sign = _mm256_set1_ps(-0.0f);
-    return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, sgn));
+    return sel(isnan_(x), x,
+               _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, x)));
 }
 // The slot as lane indices for two 8-entry permutes, and bit 3 of it moved to the
 // sign bit to choose between them.
@@ -545,9 +554,17 @@ inline V pow2(V n) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(t, 23));
 }
 
-inline V copysign_(V mag, V sgn) {
-    const V sign = _mm512_set1_ps(-0.0f);
-    return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, sgn));
+// vrangeps 0b1010: the operand of smaller magnitude, its sign cleared.
+inline V abs_min(V x, V c) {
+    return _mm512_range_ps(x, c, 0x0A);
+}
+// One masked ternary-logic operation: (x & sign) | (mag & ~sign) where x is not
+// NaN, x itself where it is.
+inline V sign_of(V mag, V x) {
+    const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    const __mmask16 ordered = _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q);
+    return _mm512_castsi512_ps(_mm512_mask_ternarylogic_epi32(
+        _mm512_castps_si512(x), ordered, _mm512_castps_si512(mag), sign, 0xE4));
 }
 // The slot as lane indices of a 16-entry permute (which reads their low 4 bits).
 using Index = __m512i;
