@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import subprocess
 import sys
 
@@ -1017,6 +1018,34 @@ def test_float32_unit_gains_match_the_general_kernels_bitwise() -> None:
                         )
     finally:
         act.select_simd_path(before)
+
+
+def test_openmp_threads_wait_by_a_short_spin_unless_the_user_chose() -> None:
+    """Importing neurophase sets a bounded spin (GOMP_SPINCOUNT) for waiting
+    OpenMP threads, so that back-to-back multi-threaded calls find their team
+    awake, and leaves both variables alone where the user set a wait policy."""
+    code = (
+        "import os, neurophase; "
+        "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    )
+    env = {k: v for k, v in os.environ.items() if "OMP" not in k}
+    got = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert got.stdout.split() == ["10000", "None"]
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    got = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert got.stdout.split() == ["None", "PASSIVE"]
 
 
 def test_results_do_not_depend_on_threads_or_simd_path() -> None:

@@ -57,4 +57,5 @@ def build_info() -> dict[str, Any]:
     info["local_update_paths"] = list(_core.local_update_paths())
     info["local_update_path"] = _core.local_update_path()
     info["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "")
+    info["gomp_spincount"] = os.environ.get("GOMP_SPINCOUNT", "")
     return info
