@@ -1036,7 +1036,7 @@ def test_openmp_threads_wait_by_a_short_spin_unless_the_user_chose() -> None:
         text=True,
         check=True,
     )
-    assert got.stdout.split() == ["10000", "None"]
+    assert got.stdout.split() == ["3000", "None"]
     env["OMP_WAIT_POLICY"] = "PASSIVE"
     got = subprocess.run(
         [sys.executable, "-c", code],

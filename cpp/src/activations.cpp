@@ -1107,16 +1107,18 @@ void apply_activation(Activation op, const std::vector<int64_t>& shape,
         run_blocks(job, 0, n_blocks);
         return;
     }
+    // Runs of whole blocks handed out in turn: a thread that starts late (its core
+    // busy with another process) leaves its share to the others instead of
+    // holding up the call.
+    const int64_t chunk = per_thread / kBlock;
+    std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(team)
     {
-        int64_t lo = 0, hi = n_blocks;
-#ifdef _OPENMP
-        // Contiguous shares of whole blocks, as schedule(static) would give.
-        const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-        lo = n_blocks * id / nt;
-        hi = n_blocks * (id + 1) / nt;
-#endif
-        run_blocks(job, lo, hi);
+        for (;;) {
+            const int64_t lo = next.fetch_add(chunk, std::memory_order_relaxed);
+            if (lo >= n_blocks) break;
+            run_blocks(job, lo, std::min(lo + chunk, n_blocks));
+        }
     }
 }
 

@@ -12,14 +12,14 @@ import os
 from typing import Any
 
 # Threads that wait at a barrier or for the next parallel region spin for a short
-# while (10 000 pause steps of libgomp, ~0.1 ms on current x86 cores) and then
-# sleep: back-to-back calls (activation functions on large arrays, the colours of
-# a sweep) find their team awake instead of paying a wake-up per call (with
-# sleeping threads, 2 threads ran no faster than 1 on 10^6 elements), and an idle
-# team does not burn a core that another process needs. Set before the OpenMP
-# runtime loads; a value chosen by the user (or OMP_WAIT_POLICY) wins.
+# while (3000 pause steps of libgomp: tens of microseconds) and then sleep:
+# back-to-back calls (activation functions on large arrays, the colours of a
+# sweep) find their team awake instead of paying a wake-up per call (with threads
+# that sleep at once, 2 threads ran no faster than 1 on 10^6 float32 elements),
+# and an idle team does not burn a core that another process needs. Set before
+# the OpenMP runtime loads; a value chosen by the user (or OMP_WAIT_POLICY) wins.
 if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+    os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
 from . import activations, exact, scaling, statistics, sweeps
 from ._info import __version__, build_info
