@@ -239,10 +239,23 @@ def test_float32_tanh_table_within_its_bound_across_every_interval() -> None:
     is within 1.5 ulp of tanh on both sides of every interval boundary, inside
     every interval and in the tails, for exact g x (gains 1, 1/2, 4); within 2 ulp
     for gains no float32 holds (1/3, 2/0.7); it is odd bitwise, tanh(+-0) = +-0,
-    tanh(x) = x for tiny x, tanh(+-inf) = +-1 and NaN stays NaN. Reference: tanh in
-    float64 of the float64 product (error ~2^-29 float32 ulp)."""
+    tanh(x) = x for tiny x, tanh(+-inf) = +-1 and NaN stays NaN; every path gives
+    the same bits. Reference: tanh in float64 of the float64 product (error ~2^-29
+    float32 ulp)."""
     x = tanh_f32_sweep()
     x64 = x.astype(np.float64)
+    ref_bits = {g: act.tanh(x, g).view(np.uint32) for g in (1.0, 1.0 / 3.0)}
+    before = act.simd_path()
+    try:
+        for path in act.simd_paths():
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            for g, bits in ref_bits.items():
+                assert np.array_equal(act.tanh(x, g).view(np.uint32), bits), (path, g)
+    finally:
+        act.select_simd_path(before)
     for g, bound in (
         (1.0, TANH_F32_ULP_EXACT),
         (0.5, TANH_F32_ULP_EXACT),
