@@ -252,7 +252,11 @@ def test_a_per_site_field_is_a_value_error() -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", [(512, 256), (128, 32, 32)], ids=["2d", "3d"])
+@pytest.mark.parametrize(
+    "shape",
+    [(512, 256), (128, 32, 32), (256, 2050), (128, 6, 1030)],
+    ids=["2d", "3d", "2d-rows-cut-in-units", "3d-rows-cut-in-units"],
+)
 def test_two_threads_give_bitwise_the_spins_and_records_of_one(
     shape: tuple[int, ...],
 ) -> None:
@@ -262,13 +266,25 @@ def test_two_threads_give_bitwise_the_spins_and_records_of_one(
     runs, spins = [], []
     for threads in (1, 2):
         sim = npx.Simulation(lattice, algorithm=MSC, seed=SEED, threads=threads)
-        runs.append(sim.run(20, temperature=T, field_schedule=np.full(20, 0.1)))
+        runs.append(
+            sim.run(
+                20,
+                temperature=T,
+                field_schedule=np.full(20, 0.1),
+                snapshots=[0, 7, 19],
+            )
+        )
         spins.append(sim.spins)
     assert runs[0].threads_used == 1
     assert runs[1].threads_used == 2, "the lattice is large enough for 2 threads"
     assert np.array_equal(spins[0], spins[1])
     assert np.array_equal(runs[0].magnetisation, runs[1].magnetisation)
     assert np.array_equal(runs[0].energy, runs[1].energy)
+    assert np.array_equal(
+        runs[0].staggered_magnetisation, runs[1].staggered_magnetisation
+    )
+    assert np.array_equal(runs[0].snapshots, runs[1].snapshots)
+    assert np.array_equal(runs[1].snapshots[-1], spins[1])
 
 
 def test_checkpoint_continues_bitwise_like_an_uninterrupted_run(tmp_path) -> None:

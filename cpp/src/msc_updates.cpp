@@ -1,8 +1,10 @@
 // Multi-spin-coded Metropolis (layout and acceptance rule in neurophase/msc.hpp).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -195,8 +197,9 @@ uint64_t continue_word(const PlaneTables& p, const uint64_t* gm, uint64_t undeci
 
 struct RowJob {
     int64_t row;
-    int half;        // x parity of the words updated
-    uint64_t lanes;  // bits updated in each of them
+    int half;                    // x parity of the words updated
+    uint64_t lanes;              // bits updated in each of them
+    int64_t begin = 0, end = 0;  // words [begin, end) of the half-row
 };
 
 // Thread-local scratch of one tile.
@@ -413,8 +416,8 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
     const uint64_t first_word = static_cast<uint64_t>(base + job.half * nh);
 
     int64_t flips = 0;
-    for (int64_t i0 = 0; i0 < nh; i0 += kTile) {
-        const int64_t n = std::min(kTile, nh - i0);
+    for (int64_t i0 = job.begin; i0 < job.end; i0 += kTile) {
+        const int64_t n = std::min(kTile, job.end - i0);
         const int64_t n_vec = n - n % W;
         // The other half-row around the tile: its word x - 1 and x + 1 neighbours.
         sc.ext[0] = other[i0 == 0 ? nh - 1 : i0 - 1];
@@ -541,7 +544,7 @@ std::vector<RowJob> colour_jobs(const MscLayout& g, int colour) {
         const int parity = static_cast<int>((row / g.side_y + row % g.side_y) & 1);
         if (even_slab) {
             // Word (z', y, x) has colour parity(z' + y + x) in all its bits.
-            jobs.push_back({row, colour ^ parity, ~uint64_t{0}});
+            jobs.push_back({row, colour ^ parity, ~uint64_t{0}, 0, g.side_x / 2});
         }
     }
     if (!even_slab) {
@@ -552,11 +555,53 @@ std::vector<RowJob> colour_jobs(const MscLayout& g, int colour) {
                 const int parity =
                     static_cast<int>((row / g.side_y + row % g.side_y) & 1);
                 const int odd_bits = colour ^ parity ^ half;
-                jobs.push_back({row, half, odd_bits ? ~kEvenLanes : kEvenLanes});
+                jobs.push_back(
+                    {row, half, odd_bits ? ~kEvenLanes : kEvenLanes, 0, g.side_x / 2});
             }
         }
     }
     return jobs;
+}
+
+// Words per unit of work handed to a thread: long enough that handing it out costs
+// little (two atomic operations), short enough that the threads end a half-sweep
+// close together.
+constexpr int64_t kUnitWords = 512;
+
+// The jobs of one colour cut into pieces of at most about kUnitWords words, and the
+// pieces grouped into units of at least about kUnitWords words: unit u is pieces
+// [unit_first[u], unit_first[u + 1]).
+struct ColourWork {
+    std::vector<RowJob> pieces;
+    std::vector<int64_t> unit_first;
+    int64_t n_units() const { return static_cast<int64_t>(unit_first.size()) - 1; }
+};
+
+ColourWork colour_work(const MscLayout& g, int colour) {
+    ColourWork cw;
+    const int64_t nh = g.side_x / 2;
+    const int64_t n_cuts = (nh + kUnitWords - 1) / kUnitWords;
+    // Cut at multiples of 4 words (the vector width).
+    const auto cut = [&](int64_t p) {
+        return p == n_cuts ? nh : (nh * p / n_cuts) & ~3;
+    };
+    for (const RowJob& job : colour_jobs(g, colour))
+        for (int64_t p = 0; p < n_cuts; ++p) {
+            RowJob piece = job;
+            piece.begin = cut(p);
+            piece.end = cut(p + 1);
+            if (piece.end > piece.begin) cw.pieces.push_back(piece);
+        }
+    cw.unit_first.push_back(0);
+    int64_t words = 0;
+    for (std::size_t i = 0; i < cw.pieces.size(); ++i) {
+        words += cw.pieces[i].end - cw.pieces[i].begin;
+        if (words >= kUnitWords || i + 1 == cw.pieces.size()) {
+            cw.unit_first.push_back(static_cast<int64_t>(i + 1));
+            words = 0;
+        }
+    }
+    return cw;
 }
 
 int64_t site_index(const MscLayout& g, int64_t z, int64_t y, int64_t x) {
@@ -632,18 +677,24 @@ void msc_pack(const MscLayout& g, const int8_t* spins, uint64_t* words, int thre
     }
 }
 
+namespace {
+
+void unpack_row(const MscLayout& g, const uint64_t* words, int64_t row, int8_t* spins) {
+    const int64_t zp = row / g.side_y, y = row % g.side_y;
+    for (int64_t x = 0; x < g.side_x; ++x) {
+        const uint64_t v = words[g.word(row, x)];
+        for (int b = 0; b < 64; ++b)
+            spins[site_index(g, zp + b * g.slab, y, x)] =
+                ((v >> b) & 1u) ? int8_t{1} : int8_t{-1};
+    }
+}
+
+}  // namespace
+
 void msc_unpack(const MscLayout& g, const uint64_t* words, int8_t* spins, int threads) {
     [[maybe_unused]] const int nt = std::max(1, threads);
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t row = 0; row < g.n_rows; ++row) {
-        const int64_t zp = row / g.side_y, y = row % g.side_y;
-        for (int64_t x = 0; x < g.side_x; ++x) {
-            const uint64_t v = words[g.word(row, x)];
-            for (int b = 0; b < 64; ++b)
-                spins[site_index(g, zp + b * g.slab, y, x)] =
-                    ((v >> b) & 1u) ? int8_t{1} : int8_t{-1};
-        }
-    }
+    for (int64_t row = 0; row < g.n_rows; ++row) unpack_row(g, words, row, spins);
 }
 
 void msc_hot_start(const MscLayout& g, uint64_t* words, uint64_t seed, int threads) {
@@ -752,79 +803,106 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
     RunStats stats;
     const int nt = effective_msc_threads(g, spec.threads);
     stats.threads_used = nt;
-    const std::vector<RowJob> jobs[2] = {colour_jobs(g, 0), colour_jobs(g, 1)};
-    const int64_t n_jobs = static_cast<int64_t>(jobs[0].size());
+    const ColourWork work[2] = {colour_work(g, 0), colour_work(g, 1)};
     const bool want = spec.magnetisation || spec.energy || spec.staggered;
+    const bool recording = want || spec.n_snapshots > 0;
     const double n = static_cast<double>(g.n_sites);
+    const bool avx2 = has_avx2();
     int64_t flips = 0;
     int64_t next_snapshot = 0;
-    RowSums totals;
-    const bool avx2 = has_avx2();
-    // Half-rows per scheduling chunk: about 2k words, so that a thread slowed by
-    // another process hands its share to the other thread.
-    const int64_t chunk =
-        std::max<int64_t>(1, 2048 / std::max<int64_t>(1, g.side_x / 2));
+
+    // A sweep is two or three phases of units of work, each started only when the
+    // one before is done: colour 0, colour 1, and (when recording) sums and
+    // snapshot over rows, in units of whole rows.
+    const int64_t n_update = work[0].n_units();
+    const int64_t rows_per_unit = std::max<int64_t>(1, kUnitWords / g.side_x);
+    const int64_t n_record = (g.n_rows + rows_per_unit - 1) / rows_per_unit;
 
     // Sweeps [t_begin, t_end) with a team of `team` threads.
     const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {
+        const int64_t n_batch = t_end - t_begin;
+        // Integer sums per sweep: the order in which units add them changes nothing.
+        const std::size_t n_sums =
+            recording ? static_cast<std::size_t>(3 * n_batch) : 0;
+        std::unique_ptr<std::atomic<int64_t>[]> sums(new std::atomic<int64_t>[n_sums]);
+        for (std::size_t k = 0; k < n_sums; ++k) sums[k].store(0);
+        std::vector<int64_t> snapshot(static_cast<std::size_t>(n_batch), -1);
+        for (int64_t s = 0; s < n_batch; ++s)
+            if (next_snapshot < spec.n_snapshots &&
+                spec.snapshot_sweeps[next_snapshot] == t_begin + s)
+                snapshot[static_cast<std::size_t>(s)] = next_snapshot++;
+
+        std::vector<int64_t> per_phase = {n_update, n_update};
+        if (recording) per_phase.push_back(n_record);
+        PhasedWork work_units(n_batch, per_phase, team);
 #pragma omp parallel num_threads(team) reduction(+ : flips)
         {
+            const int me = thread_index();
             std::vector<TileScratch> scratch(1);  // on the heap: ~20 KiB
-            for (int64_t t = t_begin; t < t_end; ++t) {
-                const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-                const SweepTables tables =
-                    make_sweep_tables(g.dimension, 1.0 / spec.temperature[t],
-                                      spec.coupling, spec.field_uniform[t]);
-                for (int colour = 0; colour < 2; ++colour) {
-                    const JobContext ctx{
-                        g, words, tables,
-                        StreamKey(spec.seed, Purpose::msc_update,
-                                  static_cast<uint32_t>(colour), sweep)};
-#pragma omp for schedule(dynamic, chunk)
-                    for (int64_t j = 0; j < n_jobs; ++j)
-                        flips += update_half_row(
-                            ctx, jobs[colour][static_cast<std::size_t>(j)], scratch[0],
-                            avx2);
-                }
-                if (want) {
-                    // Integer sums: the order in which threads add them changes
-                    // nothing.
-#pragma omp single
-                    totals = RowSums{};
-                    RowSums mine;
-#pragma omp for schedule(static) nowait
-                    for (int64_t row = 0; row < g.n_rows; ++row)
-                        measure_row(g, words, row, mine);
-#pragma omp critical(neurophase_msc_measure)
-                    {
-                        totals.up += mine.up;
-                        totals.anti += mine.anti;
-                        totals.staggered += mine.staggered;
+            SweepTables tables;
+            int64_t tables_sweep = -1;
+            for (int64_t ph = 0; ph < work_units.n_phases(); ++ph) {
+                const int64_t s = work_units.sweep_of(ph);
+                const int64_t t = t_begin + s;
+                const int phase = work_units.kind_of(ph);
+                for (int64_t i; (i = work_units.claim(ph, me)) >= 0;) {
+                    work_units.wait_for(ph);
+                    if (phase < 2) {
+                        if (tables_sweep != t) {
+                            tables = make_sweep_tables(
+                                g.dimension, 1.0 / spec.temperature[t], spec.coupling,
+                                spec.field_uniform[t]);
+                            tables_sweep = t;
+                        }
+                        const uint64_t sweep =
+                            spec.first_sweep + static_cast<uint64_t>(t);
+                        const JobContext ctx{
+                            g, words, tables,
+                            StreamKey(spec.seed, Purpose::msc_update,
+                                      static_cast<uint32_t>(phase), sweep)};
+                        const ColourWork& cw = work[phase];
+                        for (int64_t p = cw.unit_first[static_cast<std::size_t>(i)];
+                             p < cw.unit_first[static_cast<std::size_t>(i) + 1]; ++p)
+                            flips += update_half_row(
+                                ctx, cw.pieces[static_cast<std::size_t>(p)], scratch[0],
+                                avx2);
+                    } else {
+                        const int64_t row_end =
+                            std::min(g.n_rows, (i + 1) * rows_per_unit);
+                        const int64_t shot = snapshot[static_cast<std::size_t>(s)];
+                        RowSums mine;
+                        for (int64_t row = i * rows_per_unit; row < row_end; ++row) {
+                            if (want) measure_row(g, words, row, mine);
+                            if (shot >= 0)
+                                unpack_row(g, words, row,
+                                           spec.snapshot_out + shot * g.n_sites);
+                        }
+                        if (want) {
+                            sums[3 * s].fetch_add(mine.up, std::memory_order_relaxed);
+                            sums[3 * s + 1].fetch_add(mine.anti,
+                                                      std::memory_order_relaxed);
+                            sums[3 * s + 2].fetch_add(mine.staggered,
+                                                      std::memory_order_relaxed);
+                        }
                     }
-#pragma omp barrier
-                }
-#pragma omp single
-                {
-                    if (want) {
-                        const Measurement m = to_measurement(g, totals);
-                        if (spec.magnetisation)
-                            spec.magnetisation[t] = m.magnetisation_sum / n;
-                        if (spec.staggered) spec.staggered[t] = m.staggered_sum / n;
-                        if (spec.energy)
-                            spec.energy[t] =
-                                (-spec.coupling * m.bond_sum -
-                                 spec.field_uniform[t] * m.magnetisation_sum) /
-                                n;
-                    }
-                    if (next_snapshot < spec.n_snapshots &&
-                        spec.snapshot_sweeps[next_snapshot] == t) {
-                        msc_unpack(g, words,
-                                   spec.snapshot_out + next_snapshot * g.n_sites, 1);
-                        ++next_snapshot;
-                    }
+                    work_units.finish();
                 }
             }
         }
+
+        if (want)
+            for (int64_t s = 0; s < n_batch; ++s) {
+                const int64_t t = t_begin + s;
+                const Measurement m = to_measurement(
+                    g, RowSums{sums[3 * s].load(), sums[3 * s + 1].load(),
+                               sums[3 * s + 2].load()});
+                if (spec.magnetisation) spec.magnetisation[t] = m.magnetisation_sum / n;
+                if (spec.staggered) spec.staggered[t] = m.staggered_sum / n;
+                if (spec.energy)
+                    spec.energy[t] = (-spec.coupling * m.bond_sum -
+                                      spec.field_uniform[t] * m.magnetisation_sum) /
+                                     n;
+            }
     };
 
     stats.team_sweeps = run_team_or_single(spec.n_sweeps, nt, run_batch);
