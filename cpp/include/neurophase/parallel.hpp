@@ -204,30 +204,47 @@ class PhasedWork {
     std::atomic<uint32_t> wakes_{0};
 };
 
+// Which of the team and one thread ran faster at the last comparison, kept from run
+// to run of one engine so that a run does not begin by timing the slower one again.
+// Shared by all runs of the engine, also concurrent ones: a race only changes which
+// of two schedules with the same results runs.
+struct TeamChoice {
+    static constexpr int kMinInterval = 16;   // batches between re-timings, at first
+    static constexpr int kMaxInterval = 256;  // ... and once the choice has held
+    std::atomic<int> prefer_team{1};
+    std::atomic<int> interval{kMinInterval};
+    std::atomic<int> since{kMinInterval};  // batches since the other was timed
+};
+
 // Runs sweeps [0, n_sweeps) as run_batch(first, last, threads) calls and returns how
 // many ran on the whole team of nt threads. A team is only faster while its threads
-// run at the same time: when other processes hold the cores, each barrier waits for
-// a descheduled thread and one thread does better. Callers' results must not depend
-// on the thread count, so batches of about kBatchSeconds alternate between the team
-// and one thread, keeping the faster and now and then re-timing the other.
+// run at the same time: when other processes hold the cores, a thread waits for
+// work held by a descheduled one, and one thread can do better. Callers' results
+// must not depend on the thread count, so the sweeps run in batches of about
+// kBatchSeconds, on the mode (team or one thread) found faster, with a short batch
+// of the other mode now and then: after `interval` batches (doubled each time the
+// choice holds, up to kMaxInterval), or at once when the chosen mode slows down.
 template <class RunBatch>
 int64_t run_team_or_single(int64_t n_sweeps, int nt, RunBatch&& run_batch) {
     if (nt == 1) {
         run_batch(int64_t{0}, n_sweeps, 1);
         return n_sweeps;
     }
+    static TeamChoice choice;  // one per engine (per RunBatch type)
     constexpr double kBatchSeconds = 0.01;
-    constexpr int kRetimeEvery = 32;
-    double per_sweep[2] = {0.0, 0.0};  // seconds; [0] one thread, [1] the team
+    constexpr double kSlowdown = 1.3;  // this much slower than its best: re-time
+    // Seconds per sweep in this run, last and best; [0] one thread, [1] the team.
+    double last[2] = {0.0, 0.0}, best[2] = {0.0, 0.0};
     int64_t team_sweeps = 0;
-    int64_t batches = 0;
-    for (int64_t t = 0; t < n_sweeps; ++batches) {
-        int use_team;
-        if (per_sweep[1] == 0.0 || per_sweep[0] == 0.0)
-            use_team = per_sweep[1] == 0.0;
-        else
-            use_team = (per_sweep[1] < per_sweep[0]) != (batches % kRetimeEvery == 0);
-        const double estimate = per_sweep[use_team];
+    for (int64_t t = 0; t < n_sweeps;) {
+        const int preferred = choice.prefer_team.load(std::memory_order_relaxed);
+        const bool retime = last[preferred] > 0.0 &&
+                            choice.since.load(std::memory_order_relaxed) >=
+                                choice.interval.load(std::memory_order_relaxed);
+        const int use_team = retime ? 1 - preferred : preferred;
+        // A first batch is one sweep; a re-timing batch a quarter of the usual.
+        const double estimate =
+            last[use_team] > 0.0 ? last[use_team] : 4.0 * last[preferred];
         const int64_t n =
             estimate > 0.0
                 ? std::clamp<int64_t>(static_cast<int64_t>(kBatchSeconds / estimate), 1,
@@ -235,12 +252,34 @@ int64_t run_team_or_single(int64_t n_sweeps, int nt, RunBatch&& run_batch) {
                 : 1;
         const auto start = std::chrono::steady_clock::now();
         run_batch(t, t + n, use_team ? nt : 1);
-        if (use_team) team_sweeps += n;
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                 .count();
-        per_sweep[use_team] = seconds / static_cast<double>(n);
+        if (use_team) team_sweeps += n;
         t += n;
+        const double per_sweep = seconds / static_cast<double>(n);
+        last[use_team] = per_sweep;
+        if (best[use_team] == 0.0 || per_sweep < best[use_team])
+            best[use_team] = per_sweep;
+
+        if (retime) {
+            choice.since.store(0, std::memory_order_relaxed);
+            if (per_sweep < last[preferred]) {
+                choice.prefer_team.store(use_team, std::memory_order_relaxed);
+                choice.interval.store(TeamChoice::kMinInterval,
+                                      std::memory_order_relaxed);
+            } else {
+                choice.interval.store(
+                    std::min(2 * choice.interval.load(std::memory_order_relaxed),
+                             TeamChoice::kMaxInterval),
+                    std::memory_order_relaxed);
+            }
+        } else if (per_sweep > kSlowdown * best[use_team]) {
+            choice.since.store(choice.interval.load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
+        } else {
+            choice.since.fetch_add(1, std::memory_order_relaxed);
+        }
     }
     return team_sweeps;
 }
