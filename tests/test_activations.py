@@ -571,6 +571,86 @@ def test_meanfield_properties(h: float, t: float, zj: float) -> None:
     assert float(act.meanfield(h + abs(h) * 1e-3 + 1e-3, t, zj)) >= m
 
 
+def meanfield_mixed_regimes(n: int, seed: int) -> tuple[npt.NDArray, ...]:
+    """Elements from every regime side by side: T above, at and below T_c (per
+    element), zJ = 0, +-0 and 1, fields from 1e-300 to 1e300, zeros of both signs,
+    NaN and inf."""
+    rng = np.random.default_rng(seed)
+    t = rng.choice([0.3, 0.8, 0.99, 1.0, 1.01, 2.0, 1e-3], n)
+    spread = rng.uniform(size=n) < 0.3
+    t[spread] = 10.0 ** rng.uniform(-2, 1, spread.sum())
+    zj = rng.choice([1.0, 1.0, 1.0, 0.0, -0.0], n)
+    h = np.sign(rng.uniform(-1, 1, n)) * 10.0 ** rng.uniform(-300, 300, n)
+    near = rng.uniform(size=n) < 0.6
+    h[near] = rng.standard_normal(near.sum()) * 10.0 ** rng.uniform(-8, 1, near.sum())
+    h[::53] = 0.0
+    h[::59] = -0.0
+    h[::61] = np.nan
+    h[::67] = np.inf
+    h[::71] = -np.inf
+    return h, t, zj
+
+
+def test_meanfield_elements_do_not_depend_on_their_neighbours() -> None:
+    """Mean-field roots are solved for several vectors together and reuse the
+    quotients of T and zJ of the vector before: every element still gets the bits
+    it gets alone, in any order, with T and zJ as scalars or arrays, on every
+    path."""
+    h, t, zj = meanfield_mixed_regimes(4099, seed=12)
+    funcs = (
+        act.meanfield,
+        act.meanfield_derivative,
+        act.open_fraction,
+        act.open_fraction_derivative,
+    )
+    perm = np.random.default_rng(13).permutation(h.size)
+    before = act.simd_path()
+    try:
+        results = []
+        for path in act.simd_paths():
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            got = [f(h, t, zj) for f in funcs]
+            results.append(got)
+            for f, ref in zip(funcs, got, strict=True):
+                shuffled = f(h[perm], t[perm], zj[perm])
+                assert np.array_equal(shuffled, ref[perm], equal_nan=True), path
+                for i in range(0, h.size, 97):
+                    alone = f(h[i : i + 1], t[i], zj[i])
+                    assert np.array_equal(alone, ref[i : i + 1], equal_nan=True)
+                for tt in (0.8, 1.0, 2.0):
+                    for jj in (1.0, -0.0):
+                        scalar = f(h, tt, jj)
+                        arrays = f(h, np.full(h.size, tt), np.full(h.size, jj))
+                        assert np.array_equal(scalar, arrays, equal_nan=True)
+        for other in results[1:]:
+            for a, b in zip(results[0], other, strict=True):
+                assert np.array_equal(a, b, equal_nan=True)
+    finally:
+        act.select_simd_path(before)
+
+
+def test_meanfield_within_few_ulp_of_mpmath_where_the_solver_changes_method() -> None:
+    """Roots near m = 1/2 and m = 0.7, where the solver changes from the inverse to
+    the forward form, and near T_c at moderate m, where f' = 1 - a sech^2 is small:
+    within the same few ulp of the 80-digit root. The field is h = T artanh(m) - zJ m
+    for a chosen stable m (the explicit inverse), so the roots land there."""
+    rng = np.random.default_rng(21)
+    n = 160
+    t = rng.uniform(0.6, 1.6, n)
+    msp = np.sqrt(np.clip(1 - t, 0, None))  # above the spinodal magnetisation
+    centre = rng.choice([0.5, 0.7], n)
+    m = np.clip(centre + rng.uniform(-0.02, 0.02, n), msp + 1e-3, 0.99)
+    h = t * np.arctanh(m) - m
+    h = np.where(rng.uniform(size=n) < 0.5, -h, h)
+    zj = np.ones(n)
+    got = act.meanfield(h, t, zj)
+    ref = [mp_meanfield(float(a), float(b), 1.0) for a, b in zip(h, t, strict=True)]
+    check_ulp("meanfield", got, h, ref, np.float64, limit=8.0)
+
+
 # --- quench rates ---------------------------------------------------------------
 
 
