@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -14,6 +15,15 @@
 #include "neurophase/msc.hpp"
 #include "neurophase/parallel.hpp"
 #include "neurophase/rng.hpp"
+
+#if NEUROPHASE_AVX2_KERNELS
+#include <immintrin.h>
+// AVX-512 (foundation only) for the widest kernel, chosen at run time like AVX2.
+#define NEUROPHASE_AVX512_KERNELS 1
+#define NEUROPHASE_TARGET_AVX512 __attribute__((target("avx512f,avx2,popcnt")))
+#else
+#define NEUROPHASE_AVX512_KERNELS 0
+#endif
 
 namespace neurophase {
 
@@ -49,6 +59,7 @@ constexpr int kMaxClasses = AcceptanceGroups::kMax;  // 2 (2d + 1), d <= 3
 // below is inlined, so the ABI of passing them by value never applies).
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
+typedef uint64_t u64x8 __attribute__((vector_size(64)));
 
 struct PlaneTables {
     int n_groups = 0;
@@ -97,12 +108,16 @@ inline __attribute__((always_inline)) void apply_plane(const PlaneTables& p, int
     const auto bit = [&](int j) -> V {
         if constexpr (std::is_same_v<V, u64x4>)
             return p.bit4[k][j];
+        else if constexpr (std::is_same_v<V, u64x8>)
+            return V{} + p.bit[k][j];  // a broadcast operand
         else
             return p.bit[k][j];
     };
     const auto end = [&](int j) -> V {
         if constexpr (std::is_same_v<V, u64x4>)
             return p.end4[k][j];
+        else if constexpr (std::is_same_v<V, u64x8>)
+            return V{} + p.end[k][j];
         else
             return p.end[k][j];
     };
@@ -210,6 +225,9 @@ struct TileScratch {
     bool any_undecided;
     alignas(32) uint64_t flip[kTile];
     alignas(32) uint32_t eager[kEagerPairs][4 * kTile];
+    // The eager planes of the AVX-512 kernel, plane by plane: planes[k][i] is plane
+    // k of word i (eager holds Philox blocks, planes 2q and 2q + 1 interleaved).
+    alignas(64) uint64_t planes[2 * kEagerPairs][kTile];
     alignas(32) uint32_t random[4 * (kTile + 8)];
     uint64_t index[kTile + 8];
     int64_t pending[kTile];
@@ -236,6 +254,24 @@ struct Lanes<uint64_t> {
     AI static uint64_t deinterleave_odd(const uint64_t* p) { return p[1]; }
     AI static bool any(uint64_t v) { return v != 0; }
     AI static int64_t popcount(uint64_t v) { return __builtin_popcountll(v); }
+};
+template <>
+struct Lanes<u64x8> {
+    static constexpr int width = 8;
+    AI static u64x8 load(const uint64_t* p) {
+        u64x8 v;
+        __builtin_memcpy(&v, p, sizeof v);
+        return v;
+    }
+    AI static void store(uint64_t* p, u64x8 v) { __builtin_memcpy(p, &v, sizeof v); }
+    AI static bool any(u64x8 v) {
+        return ((v[0] | v[1] | v[2] | v[3]) | (v[4] | v[5] | v[6] | v[7])) != 0;
+    }
+    AI static int64_t popcount(u64x8 v) {
+        int64_t n = 0;
+        for (int l = 0; l < 8; ++l) n += __builtin_popcountll(v[l]);
+        return n;
+    }
 };
 template <>
 struct Lanes<u64x4> {
@@ -271,7 +307,7 @@ inline __attribute__((always_inline)) V rotr1v(V v) {
 
 // Words [i0, i0 + n) of a half-row; n a multiple of the vector width except for the
 // scalar tail handled by the caller with V = uint64_t.
-template <int Z, int NG, class V>
+template <int Z, int NG, class V, bool Planes>
 inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
                                                         const RowPointers& rp, int half,
                                                         uint64_t lanes, int64_t i0,
@@ -349,11 +385,18 @@ inline __attribute__((always_inline)) void tile_classes(const SweepTables& st,
         // The eager planes, drawn for the whole tile beforehand.
         V flip = always & lanes;
         for (int q = 0; q < kEagerPairs; ++q) {
-            const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.eager[q]);
-            apply_plane<NG, V>(st.planes, 2 * q, gm, L::deinterleave_even(r64 + 2 * i),
-                               und, flip);
-            apply_plane<NG, V>(st.planes, 2 * q + 1, gm,
-                               L::deinterleave_odd(r64 + 2 * i), und, flip);
+            if constexpr (Planes) {
+                apply_plane<NG, V>(st.planes, 2 * q, gm, L::load(sc.planes[2 * q] + i),
+                                   und, flip);
+                apply_plane<NG, V>(st.planes, 2 * q + 1, gm,
+                                   L::load(sc.planes[2 * q + 1] + i), und, flip);
+            } else {
+                const uint64_t* r64 = reinterpret_cast<const uint64_t*>(sc.eager[q]);
+                apply_plane<NG, V>(st.planes, 2 * q, gm,
+                                   L::deinterleave_even(r64 + 2 * i), und, flip);
+                apply_plane<NG, V>(st.planes, 2 * q + 1, gm,
+                                   L::deinterleave_odd(r64 + 2 * i), und, flip);
+            }
         }
         L::store(sc.undecided + i, und);
         L::store(sc.flip + i, flip);
@@ -384,11 +427,109 @@ struct JobContext {
     StreamKey stream;
 };
 
-template <int Z, int NG, bool Vector>
+#if NEUROPHASE_AVX512_KERNELS
+// The parts of Philox4x32-10 counters and keys shared by the blocks of one stream,
+// one copy per 64-bit lane (in its low half).
+struct PhiloxWide {
+    __m512i c2, c3, tag;
+    __m512i k0[Philox4x32::kRounds], k1[Philox4x32::kRounds];
+};
+
+NEUROPHASE_TARGET_AVX512 inline PhiloxWide make_philox_wide(const StreamKey& stream) {
+    PhiloxWide w;
+    w.c2 = _mm512_set1_epi64(static_cast<uint32_t>(stream.sweep));
+    w.c3 = _mm512_set1_epi64(static_cast<uint32_t>(stream.sweep >> 32));
+    w.tag = _mm512_set1_epi64(static_cast<int64_t>(stream.tag) << 16);
+    uint32_t a = stream.key[0], b = stream.key[1];
+    for (int r = 0; r < Philox4x32::kRounds; ++r) {
+        w.k0[r] = _mm512_set1_epi64(a);
+        w.k1[r] = _mm512_set1_epi64(b);
+        a += Philox4x32::kWeyl0;
+        b += Philox4x32::kWeyl1;
+    }
+    return w;
+}
+
+// Blocks first .. first + 8 S - 1, eight per register, one per 64-bit lane whose
+// low half holds a counter word; S independent sets hide the latencies.
+template <int S>
+NEUROPHASE_TARGET_AVX512 inline void philox_sets_avx512(const PhiloxWide& w,
+                                                        uint64_t first, uint64_t* even,
+                                                        uint64_t* odd) {
+    constexpr int kXor3 = 0x96;
+    const __m512i m0 = _mm512_set1_epi64(Philox4x32::kMul0);
+    const __m512i m1 = _mm512_set1_epi64(Philox4x32::kMul1);
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i x0[S], x1[S], x2[S], x3[S];
+    for (int i = 0; i < S; ++i) {
+        const __m512i index = _mm512_add_epi64(
+            _mm512_set1_epi64(static_cast<int64_t>(first + 8 * i)), lane);
+        x0[i] = index;  // the multiply reads the low 32 bits
+        x1[i] = _mm512_or_si512(
+            _mm512_and_si512(_mm512_srli_epi64(index, 32), _mm512_set1_epi64(0xFFFF)),
+            w.tag);
+        x2[i] = w.c2;
+        x3[i] = w.c3;
+    }
+    // The high halves of the products move to the low halves by a dword shuffle
+    // (port 5) rather than a shift (port 0, which the multiplies already keep busy);
+    // what lands in the high halves is never read.
+    for (int r = 0; r < Philox4x32::kRounds; ++r)
+        for (int i = 0; i < S; ++i) {
+            const __m512i p0 = _mm512_mul_epu32(x0[i], m0);
+            const __m512i p1 = _mm512_mul_epu32(x2[i], m1);
+            x0[i] = _mm512_ternarylogic_epi64(_mm512_shuffle_epi32(p1, _MM_PERM_CDAB),
+                                              x1[i], w.k0[r], kXor3);
+            x2[i] = _mm512_ternarylogic_epi64(_mm512_shuffle_epi32(p0, _MM_PERM_CDAB),
+                                              x3[i], w.k1[r], kXor3);
+            x1[i] = p1;
+            x3[i] = p0;
+        }
+    for (int i = 0; i < S; ++i) {
+        // Low halves: words 0 | 1 << 32 and 2 | 3 << 32 of each block.
+        _mm512_storeu_si512(
+            even + 8 * i,
+            _mm512_mask_blend_epi32(0xAAAA, x0[i], _mm512_slli_epi64(x1[i], 32)));
+        _mm512_storeu_si512(
+            odd + 8 * i,
+            _mm512_mask_blend_epi32(0xAAAA, x2[i], _mm512_slli_epi64(x3[i], 32)));
+    }
+}
+
+// Philox4x32-10 blocks first .. first + n - 1 of `stream` (the numbers of
+// StreamKey::block) as bit planes: even[i] = words 0, 1 of block first + i (plane
+// 2q of its word when first = q n_words + word), odd[i] = words 2, 3.
+NEUROPHASE_TARGET_AVX512 void philox_planes_avx512(const StreamKey& stream,
+                                                   uint64_t first, int64_t n,
+                                                   uint64_t* even, uint64_t* odd) {
+    const PhiloxWide w = make_philox_wide(stream);
+    int64_t done = 0;
+    for (; done + 32 <= n; done += 32)
+        philox_sets_avx512<4>(w, first + static_cast<uint64_t>(done), even + done,
+                              odd + done);
+    for (; done + 8 <= n; done += 8)
+        philox_sets_avx512<1>(w, first + static_cast<uint64_t>(done), even + done,
+                              odd + done);
+    for (; done < n; ++done) {
+        uint32_t out[4];
+        stream.block(first + static_cast<uint64_t>(done), out);
+        even[done] = out[0] | (static_cast<uint64_t>(out[1]) << 32);
+        odd[done] = out[2] | (static_cast<uint64_t>(out[3]) << 32);
+    }
+}
+#endif
+
+// Kernels: portable (one word at a time), AVX2 (four) and AVX-512 (eight, with the
+// eager planes drawn by its own Philox straight into plane order).
+enum class Path { portable, avx2, avx512 };
+
+template <int Z, int NG, Path P>
 inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobContext& c,
                                                                    const RowJob& job,
                                                                    TileScratch& sc) {
-    using V = std::conditional_t<Vector, u64x4, uint64_t>;
+    using V = std::conditional_t<P == Path::avx512, u64x8,
+                                 std::conditional_t<P == Path::avx2, u64x4, uint64_t>>;
+    constexpr bool kPlanes = P == Path::avx512;
     constexpr int W = Lanes<V>::width;
     const MscLayout& g = c.layout;
     const int64_t nh = g.side_x / 2;
@@ -430,12 +571,21 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
                         static_cast<uint64_t>(i0);
             outs[q] = sc.eager[q];
         }
-        philox_fill_ranges(c.stream, firsts, kEagerPairs, static_cast<std::size_t>(n),
-                           outs);
+        if constexpr (kPlanes) {
+#if NEUROPHASE_AVX512_KERNELS
+            for (int q = 0; q < kEagerPairs; ++q)
+                philox_planes_avx512(c.stream, firsts[q], n, sc.planes[2 * q],
+                                     sc.planes[2 * q + 1]);
+#endif
+        } else {
+            philox_fill_ranges(c.stream, firsts, kEagerPairs,
+                               static_cast<std::size_t>(n), outs);
+        }
         sc.any_undecided = false;
-        tile_classes<Z, NG, V>(c.tables, rp, job.half, job.lanes, i0, 0, n_vec, sc);
-        tile_classes<Z, NG, uint64_t>(c.tables, rp, job.half, job.lanes, i0, n_vec, n,
-                                      sc);
+        tile_classes<Z, NG, V, kPlanes>(c.tables, rp, job.half, job.lanes, i0, 0, n_vec,
+                                        sc);
+        tile_classes<Z, NG, uint64_t, kPlanes>(c.tables, rp, job.half, job.lanes, i0,
+                                               n_vec, n, sc);
 
         const bool open = sc.any_undecided;
         int q = kEagerPairs;
@@ -481,7 +631,7 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
 template <int Z, int NG>
 int64_t update_half_row_portable(const JobContext& c, const RowJob& job,
                                  TileScratch& sc) {
-    return update_half_row_impl<Z, NG, false>(c, job, sc);
+    return update_half_row_impl<Z, NG, Path::portable>(c, job, sc);
 }
 
 #if NEUROPHASE_AVX2_KERNELS
@@ -489,52 +639,116 @@ template <int Z, int NG>
 NEUROPHASE_TARGET_AVX2 int64_t update_half_row_avx2(const JobContext& c,
                                                     const RowJob& job,
                                                     TileScratch& sc) {
-    return update_half_row_impl<Z, NG, true>(c, job, sc);
+    return update_half_row_impl<Z, NG, Path::avx2>(c, job, sc);
+}
+#endif
+
+#if NEUROPHASE_AVX512_KERNELS
+template <int Z, int NG>
+NEUROPHASE_TARGET_AVX512 int64_t update_half_row_avx512(const JobContext& c,
+                                                        const RowJob& job,
+                                                        TileScratch& sc) {
+    return update_half_row_impl<Z, NG, Path::avx512>(c, job, sc);
 }
 #endif
 
 template <int Z, int NG>
 int64_t update_half_row_for(const JobContext& c, const RowJob& job, TileScratch& sc,
-                            bool avx2) {
-#if NEUROPHASE_AVX2_KERNELS
-    if (avx2) return update_half_row_avx2<Z, NG>(c, job, sc);
-#else
-    (void)avx2;
+                            Path path) {
+#if NEUROPHASE_AVX512_KERNELS
+    if (path == Path::avx512) return update_half_row_avx512<Z, NG>(c, job, sc);
 #endif
+#if NEUROPHASE_AVX2_KERNELS
+    if (path == Path::avx2) return update_half_row_avx2<Z, NG>(c, job, sc);
+#endif
+    (void)path;
     return update_half_row_portable<Z, NG>(c, job, sc);
 }
 
 // Kernels unrolled for up to 8 groups (every h = 0 case, and most with a field).
 template <int Z>
 int64_t update_half_row_z(const JobContext& c, const RowJob& job, TileScratch& sc,
-                          bool avx2) {
+                          Path path) {
     switch (c.tables.groups.n) {
         case 1:
-            return update_half_row_for<Z, 1>(c, job, sc, avx2);
+            return update_half_row_for<Z, 1>(c, job, sc, path);
         case 2:
-            return update_half_row_for<Z, 2>(c, job, sc, avx2);
+            return update_half_row_for<Z, 2>(c, job, sc, path);
         case 3:
-            return update_half_row_for<Z, 3>(c, job, sc, avx2);
+            return update_half_row_for<Z, 3>(c, job, sc, path);
         case 4:
-            return update_half_row_for<Z, 4>(c, job, sc, avx2);
+            return update_half_row_for<Z, 4>(c, job, sc, path);
         case 5:
-            return update_half_row_for<Z, 5>(c, job, sc, avx2);
+            return update_half_row_for<Z, 5>(c, job, sc, path);
         case 6:
-            return update_half_row_for<Z, 6>(c, job, sc, avx2);
+            return update_half_row_for<Z, 6>(c, job, sc, path);
         case 7:
-            return update_half_row_for<Z, 7>(c, job, sc, avx2);
+            return update_half_row_for<Z, 7>(c, job, sc, path);
         case 8:
-            return update_half_row_for<Z, 8>(c, job, sc, avx2);
+            return update_half_row_for<Z, 8>(c, job, sc, path);
         default:
-            return update_half_row_for<Z, 0>(c, job, sc, avx2);
+            return update_half_row_for<Z, 0>(c, job, sc, path);
     }
 }
 
 int64_t update_half_row(const JobContext& c, const RowJob& job, TileScratch& sc,
-                        bool avx2) {
-    return c.layout.dimension == 3 ? update_half_row_z<6>(c, job, sc, avx2)
-                                   : update_half_row_z<4>(c, job, sc, avx2);
+                        Path path) {
+    return c.layout.dimension == 3 ? update_half_row_z<6>(c, job, sc, path)
+                                   : update_half_row_z<4>(c, job, sc, path);
 }
+
+bool has_avx512() {
+#if NEUROPHASE_AVX512_KERNELS
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return has_avx2() && __builtin_cpu_supports("avx512f");
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
+// The widest kernel the CPU runs; NEUROPHASE_MSC_KERNEL=portable|avx2|avx512 asks
+// for a narrower one (all give the same spins: the tests compare them).
+Path msc_path() {
+    static const Path path = [] {
+        const Path best = has_avx512() ? Path::avx512
+                          : has_avx2() ? Path::avx2
+                                       : Path::portable;
+        const char* want = std::getenv("NEUROPHASE_MSC_KERNEL");
+        if (!want || !*want) return best;
+        Path p;
+        if (std::strcmp(want, "portable") == 0)
+            p = Path::portable;
+        else if (std::strcmp(want, "avx2") == 0)
+            p = Path::avx2;
+        else if (std::strcmp(want, "avx512") == 0)
+            p = Path::avx512;
+        else
+            throw std::invalid_argument(
+                std::string("NEUROPHASE_MSC_KERNEL must be portable, avx2 or avx512, "
+                            "not '") +
+                want + "'");
+        return std::min(p, best);
+    }();
+    return path;
+}
+
+}  // namespace
+
+const char* msc_kernel() {
+    switch (msc_path()) {
+        case Path::avx512:
+            return "avx512";
+        case Path::avx2:
+            return "avx2";
+        default:
+            return "portable";
+    }
+}
+
+namespace {
 
 // The half-row jobs of colour `colour`, in a fixed order.
 std::vector<RowJob> colour_jobs(const MscLayout& g, int colour) {
@@ -807,7 +1021,7 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
     const bool want = spec.magnetisation || spec.energy || spec.staggered;
     const bool recording = want || spec.n_snapshots > 0;
     const double n = static_cast<double>(g.n_sites);
-    const bool avx2 = has_avx2();
+    const Path path = msc_path();
     int64_t flips = 0;
     int64_t next_snapshot = 0;
 
@@ -865,7 +1079,7 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
                              p < cw.unit_first[static_cast<std::size_t>(i) + 1]; ++p)
                             flips += update_half_row(
                                 ctx, cw.pieces[static_cast<std::size_t>(p)], scratch[0],
-                                avx2);
+                                path);
                     } else {
                         const int64_t row_end =
                             std::min(g.n_rows, (i + 1) * rows_per_unit);

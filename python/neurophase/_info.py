@@ -40,7 +40,10 @@ def build_info() -> dict[str, Any]:
         compiled in), ``selected_path`` (the one this CPU runs), ``cpu`` and
         ``cpu_flags`` (relevant instruction-set extensions of this CPU),
         ``activation_simd_paths`` (code paths of the activation kernels compiled
-        in) and ``activation_simd_path`` (the one in use).
+        in), ``activation_simd_path`` (the one in use) and ``msc_kernel`` (the
+        kernel of ``algorithm="metropolis-msc"``: ``"avx512"``, ``"avx2"`` or
+        ``"portable"``; the environment variable ``NEUROPHASE_MSC_KERNEL`` may ask
+        for a narrower one).
     """
     info = dict(_core.build_info())
     info["version"] = __version__
@@ -52,5 +55,6 @@ def build_info() -> dict[str, Any]:
     info["cpu_flags"] = _cpu_flags()
     info["activation_simd_paths"] = list(_core.activation_paths())
     info["activation_simd_path"] = _core.activation_path()
+    info["msc_kernel"] = _core.msc_kernel()
     info["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "")
     return info
