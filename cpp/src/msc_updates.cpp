@@ -592,8 +592,10 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
         // Words with undecided lanes continue pair by pair, drawn together.
         int64_t n_pending = 0;
         if (open)
-            for (int64_t i = 0; i < n; ++i)
-                if (sc.undecided[i]) sc.pending[n_pending++] = i;
+            for (int64_t i = 0; i < n; ++i) {  // without branches: ~1 in 5 is kept
+                sc.pending[n_pending] = i;
+                n_pending += sc.undecided[i] != 0;
+            }
         for (; q < 16 && n_pending > 0; ++q) {
             for (int64_t m = 0; m < n_pending; ++m)
                 sc.index[m] = static_cast<uint64_t>(q) * n_words + first_word +
