@@ -66,10 +66,13 @@ struct PlaneTables {
     uint64_t bit[32][AcceptanceGroups::kMax];
     uint64_t end[32][AcceptanceGroups::kMax];
     bool any_end[32];
-    // The same masks four times over for the eager planes of the vector kernel, so
-    // that they are operands of its AND instructions without a broadcast.
+    // The same masks four and eight times over for the eager planes of the vector
+    // kernels, so that they are operands of their AND instructions without a
+    // broadcast (GCC builds a 512-bit broadcast of a mask lane by lane).
     u64x4 bit4[2 * kEagerPairs][AcceptanceGroups::kMax];
     u64x4 end4[2 * kEagerPairs][AcceptanceGroups::kMax];
+    u64x8 bit8[2 * kEagerPairs][AcceptanceGroups::kMax];
+    u64x8 end8[2 * kEagerPairs][AcceptanceGroups::kMax];
 };
 
 PlaneTables make_plane_tables(const AcceptanceGroups& groups) {
@@ -90,6 +93,8 @@ PlaneTables make_plane_tables(const AcceptanceGroups& groups) {
                 const uint64_t b = p.bit[k][j], e = p.end[k][j];
                 p.bit4[k][j] = u64x4{b, b, b, b};
                 p.end4[k][j] = u64x4{e, e, e, e};
+                p.bit8[k][j] = u64x8{b, b, b, b, b, b, b, b};
+                p.end8[k][j] = u64x8{e, e, e, e, e, e, e, e};
             }
         }
     }
@@ -109,7 +114,7 @@ inline __attribute__((always_inline)) void apply_plane(const PlaneTables& p, int
         if constexpr (std::is_same_v<V, u64x4>)
             return p.bit4[k][j];
         else if constexpr (std::is_same_v<V, u64x8>)
-            return V{} + p.bit[k][j];  // a broadcast operand
+            return p.bit8[k][j];
         else
             return p.bit[k][j];
     };
@@ -117,7 +122,7 @@ inline __attribute__((always_inline)) void apply_plane(const PlaneTables& p, int
         if constexpr (std::is_same_v<V, u64x4>)
             return p.end4[k][j];
         else if constexpr (std::is_same_v<V, u64x8>)
-            return V{} + p.end[k][j];
+            return p.end8[k][j];
         else
             return p.end[k][j];
     };
