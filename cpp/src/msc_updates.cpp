@@ -35,7 +35,7 @@ inline uint64_t rotl1(uint64_t v) {
 inline uint64_t rotr1(uint64_t v) {
     return (v >> 1) | (v << 63);
 }
-inline int popcount(uint64_t v) {
+inline __attribute__((always_inline)) int popcount(uint64_t v) {
     return __builtin_popcountll(v);
 }
 
@@ -953,7 +953,9 @@ struct RowSums {
     int64_t up = 0, anti = 0, staggered = 0;
 };
 
-void measure_row(const MscLayout& g, const uint64_t* words, int64_t row, RowSums& out) {
+inline __attribute__((always_inline)) void measure_row_impl(const MscLayout& g,
+                                                            const uint64_t* words,
+                                                            int64_t row, RowSums& out) {
     const int64_t nh = g.side_x / 2;
     const int64_t zp = row / g.side_y, y = row % g.side_y;
     const uint64_t* r = words + row * g.side_x;
@@ -995,6 +997,29 @@ void measure_row(const MscLayout& g, const uint64_t* words, int64_t row, RowSums
     out.staggered += even_up + odd_up;
 }
 
+void measure_row_portable(const MscLayout& g, const uint64_t* words, int64_t row,
+                          RowSums& out) {
+    measure_row_impl(g, words, row, out);
+}
+
+#if NEUROPHASE_AVX2_KERNELS
+// With the popcnt instruction (without it a popcount is a call into libgcc).
+NEUROPHASE_TARGET_AVX2 void measure_row_popcnt(const MscLayout& g,
+                                               const uint64_t* words, int64_t row,
+                                               RowSums& out) {
+    measure_row_impl(g, words, row, out);
+}
+#endif
+
+void measure_row(const MscLayout& g, const uint64_t* words, int64_t row, RowSums& out,
+                 Path path) {
+#if NEUROPHASE_AVX2_KERNELS
+    if (path != Path::portable) return measure_row_popcnt(g, words, row, out);
+#endif
+    (void)path;
+    measure_row_portable(g, words, row, out);
+}
+
 Measurement to_measurement(const MscLayout& g, const RowSums& sums) {
     Measurement m;
     m.magnetisation_sum = 2 * sums.up - g.n_sites;
@@ -1006,13 +1031,14 @@ Measurement to_measurement(const MscLayout& g, const RowSums& sums) {
 }  // namespace
 
 Measurement msc_measure(const MscLayout& g, const uint64_t* words, int threads) {
+    const Path path = msc_path();
     int64_t up = 0, anti = 0, staggered = 0;
     [[maybe_unused]] const int nt = std::max(1, threads);
 #pragma omp parallel for num_threads(nt) schedule(static) \
     reduction(+ : up, anti, staggered)
     for (int64_t row = 0; row < g.n_rows; ++row) {
         RowSums s;
-        measure_row(g, words, row, s);
+        measure_row(g, words, row, s, path);
         up += s.up;
         anti += s.anti;
         staggered += s.staggered;
@@ -1093,7 +1119,7 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
                         const int64_t shot = snapshot[static_cast<std::size_t>(s)];
                         RowSums mine;
                         for (int64_t row = i * rows_per_unit; row < row_end; ++row) {
-                            if (want) measure_row(g, words, row, mine);
+                            if (want) measure_row(g, words, row, mine, path);
                             if (shot >= 0)
                                 unpack_row(g, words, row,
                                            spec.snapshot_out + shot * g.n_sites);
