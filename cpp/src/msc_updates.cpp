@@ -234,6 +234,9 @@ struct TileScratch {
     // k of word i (eager holds Philox blocks, planes 2q and 2q + 1 interleaved).
     alignas(64) uint64_t planes[2 * kEagerPairs][kTile];
     alignas(32) uint32_t random[4 * (kTile + 8)];
+    // The later planes of the AVX-512 kernel: lazy[0][m] = plane 2q, lazy[1][m] =
+    // plane 2q + 1 of pending word m.
+    alignas(64) uint64_t lazy[2][kTile + 8];
     uint64_t index[kTile + 8];
     int64_t pending[kTile];
 };
@@ -455,20 +458,26 @@ NEUROPHASE_TARGET_AVX512 inline PhiloxWide make_philox_wide(const StreamKey& str
     return w;
 }
 
-// Blocks first .. first + 8 S - 1, eight per register, one per 64-bit lane whose
-// low half holds a counter word; S independent sets hide the latencies.
-template <int S>
+// Blocks first .. first + 8 S - 1 (Indexed: blocks index[0 .. 8 S)), eight per
+// register, one per 64-bit lane whose low half holds a counter word; S independent
+// sets hide the latencies.
+template <int S, bool Indexed>
 NEUROPHASE_TARGET_AVX512 inline void philox_sets_avx512(const PhiloxWide& w,
-                                                        uint64_t first, uint64_t* even,
-                                                        uint64_t* odd) {
+                                                        uint64_t first,
+                                                        const uint64_t* index_list,
+                                                        uint64_t* even, uint64_t* odd) {
     constexpr int kXor3 = 0x96;
     const __m512i m0 = _mm512_set1_epi64(Philox4x32::kMul0);
     const __m512i m1 = _mm512_set1_epi64(Philox4x32::kMul1);
     const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     __m512i x0[S], x1[S], x2[S], x3[S];
     for (int i = 0; i < S; ++i) {
-        const __m512i index = _mm512_add_epi64(
-            _mm512_set1_epi64(static_cast<int64_t>(first + 8 * i)), lane);
+        __m512i index;
+        if constexpr (Indexed)
+            index = _mm512_loadu_si512(index_list + 8 * i);
+        else
+            index = _mm512_add_epi64(
+                _mm512_set1_epi64(static_cast<int64_t>(first + 8 * i)), lane);
         x0[i] = index;  // the multiply reads the low 32 bits
         x1[i] = _mm512_or_si512(
             _mm512_and_si512(_mm512_srli_epi64(index, 32), _mm512_set1_epi64(0xFFFF)),
@@ -510,17 +519,30 @@ NEUROPHASE_TARGET_AVX512 void philox_planes_avx512(const StreamKey& stream,
     const PhiloxWide w = make_philox_wide(stream);
     int64_t done = 0;
     for (; done + 32 <= n; done += 32)
-        philox_sets_avx512<4>(w, first + static_cast<uint64_t>(done), even + done,
-                              odd + done);
+        philox_sets_avx512<4, false>(w, first + static_cast<uint64_t>(done), nullptr,
+                                     even + done, odd + done);
     for (; done + 8 <= n; done += 8)
-        philox_sets_avx512<1>(w, first + static_cast<uint64_t>(done), even + done,
-                              odd + done);
+        philox_sets_avx512<1, false>(w, first + static_cast<uint64_t>(done), nullptr,
+                                     even + done, odd + done);
     for (; done < n; ++done) {
         uint32_t out[4];
         stream.block(first + static_cast<uint64_t>(done), out);
         even[done] = out[0] | (static_cast<uint64_t>(out[1]) << 32);
         odd[done] = out[2] | (static_cast<uint64_t>(out[3]) << 32);
     }
+}
+
+// philox_planes_avx512 for the scattered blocks index[0 .. n); index must hold
+// n rounded up to a multiple of 8 entries (the padding is drawn and not used).
+NEUROPHASE_TARGET_AVX512 void philox_list_avx512(const StreamKey& stream,
+                                                 const uint64_t* index, int64_t n,
+                                                 uint64_t* even, uint64_t* odd) {
+    const PhiloxWide w = make_philox_wide(stream);
+    int64_t done = 0;
+    for (; done + 32 <= n; done += 32)
+        philox_sets_avx512<4, true>(w, 0, index + done, even + done, odd + done);
+    for (; done < n; done += 8)
+        philox_sets_avx512<1, true>(w, 0, index + done, even + done, odd + done);
 }
 #endif
 
@@ -605,20 +627,35 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
             for (int64_t m = 0; m < n_pending; ++m)
                 sc.index[m] = static_cast<uint64_t>(q) * n_words + first_word +
                               static_cast<uint64_t>(i0 + sc.pending[m]);
-            // Padded to whole sets of four blocks (the vectorised width).
-            int64_t padded = n_pending;
-            for (; padded % 4 != 0; ++padded) sc.index[padded] = sc.index[0];
-            philox_blocks(c.stream, sc.index, static_cast<std::size_t>(padded),
-                          sc.random);
+            if constexpr (kPlanes) {
+#if NEUROPHASE_AVX512_KERNELS
+                // Padded to whole sets of eight blocks (the vectorised width).
+                for (int64_t m = n_pending; m % 8 != 0; ++m) sc.index[m] = sc.index[0];
+                philox_list_avx512(c.stream, sc.index, n_pending, sc.lazy[0],
+                                   sc.lazy[1]);
+#endif
+            } else {
+                // Padded to whole sets of four blocks (the vectorised width).
+                int64_t padded = n_pending;
+                for (; padded % 4 != 0; ++padded) sc.index[padded] = sc.index[0];
+                philox_blocks(c.stream, sc.index, static_cast<std::size_t>(padded),
+                              sc.random);
+            }
             int64_t still = 0;
             for (int64_t m = 0; m < n_pending; ++m) {
                 const int64_t i = sc.pending[m];
                 uint64_t gm[AcceptanceGroups::kMax];
                 for (int j = 0; j < (NG > 0 ? NG : planes.n_groups); ++j)
                     gm[j] = sc.gm[j][i];
-                const uint32_t* b = sc.random + 4 * m;
-                const uint64_t r0 = b[0] | (static_cast<uint64_t>(b[1]) << 32);
-                const uint64_t r1 = b[2] | (static_cast<uint64_t>(b[3]) << 32);
+                uint64_t r0, r1;
+                if constexpr (kPlanes) {
+                    r0 = sc.lazy[0][m];
+                    r1 = sc.lazy[1][m];
+                } else {
+                    const uint32_t* b = sc.random + 4 * m;
+                    r0 = b[0] | (static_cast<uint64_t>(b[1]) << 32);
+                    r1 = b[2] | (static_cast<uint64_t>(b[3]) << 32);
+                }
                 uint64_t und = sc.undecided[i], flip = sc.flip[i];
                 apply_plane<NG, uint64_t>(planes, 2 * q, gm, r0, und, flip);
                 apply_plane<NG, uint64_t>(planes, 2 * q + 1, gm, r1, und, flip);
