@@ -514,9 +514,9 @@ NEUROPHASE_TARGET_AVX512 inline void philox_sets_avx512(const PhiloxWide& w,
 // StreamKey::block) as bit planes: even[i] = words 0, 1 of block first + i (plane
 // 2q of its word when first = q n_words + word), odd[i] = words 2, 3.
 NEUROPHASE_TARGET_AVX512 void philox_planes_avx512(const StreamKey& stream,
-                                                   uint64_t first, int64_t n,
-                                                   uint64_t* even, uint64_t* odd) {
-    const PhiloxWide w = make_philox_wide(stream);
+                                                   const PhiloxWide& w, uint64_t first,
+                                                   int64_t n, uint64_t* even,
+                                                   uint64_t* odd) {
     int64_t done = 0;
     for (; done + 32 <= n; done += 32)
         philox_sets_avx512<4, false>(w, first + static_cast<uint64_t>(done), nullptr,
@@ -534,16 +534,18 @@ NEUROPHASE_TARGET_AVX512 void philox_planes_avx512(const StreamKey& stream,
 
 // philox_planes_avx512 for the scattered blocks index[0 .. n); index must hold
 // n rounded up to a multiple of 8 entries (the padding is drawn and not used).
-NEUROPHASE_TARGET_AVX512 void philox_list_avx512(const StreamKey& stream,
+NEUROPHASE_TARGET_AVX512 void philox_list_avx512(const PhiloxWide& w,
                                                  const uint64_t* index, int64_t n,
                                                  uint64_t* even, uint64_t* odd) {
-    const PhiloxWide w = make_philox_wide(stream);
     int64_t done = 0;
     for (; done + 32 <= n; done += 32)
         philox_sets_avx512<4, true>(w, 0, index + done, even + done, odd + done);
     for (; done < n; done += 8)
         philox_sets_avx512<1, true>(w, 0, index + done, even + done, odd + done);
 }
+using WideKey = PhiloxWide;
+#else
+struct WideKey {};
 #endif
 
 // Kernels: portable (one word at a time), AVX2 (four) and AVX-512 (eight, with the
@@ -583,6 +585,12 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
     const uint64_t n_words = static_cast<uint64_t>(g.n_words);
     const uint64_t first_word = static_cast<uint64_t>(base + job.half * nh);
 
+    // The key schedule of the AVX-512 Philox, set up once for the half-row.
+    [[maybe_unused]] std::conditional_t<kPlanes, WideKey, char> wide{};
+#if NEUROPHASE_AVX512_KERNELS
+    if constexpr (kPlanes) wide = make_philox_wide(c.stream);
+#endif
+
     int64_t flips = 0;
     for (int64_t i0 = job.begin; i0 < job.end; i0 += kTile) {
         const int64_t n = std::min(kTile, job.end - i0);
@@ -601,7 +609,7 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
         if constexpr (kPlanes) {
 #if NEUROPHASE_AVX512_KERNELS
             for (int q = 0; q < kEagerPairs; ++q)
-                philox_planes_avx512(c.stream, firsts[q], n, sc.planes[2 * q],
+                philox_planes_avx512(c.stream, wide, firsts[q], n, sc.planes[2 * q],
                                      sc.planes[2 * q + 1]);
 #endif
         } else {
@@ -631,8 +639,7 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
 #if NEUROPHASE_AVX512_KERNELS
                 // Padded to whole sets of eight blocks (the vectorised width).
                 for (int64_t m = n_pending; m % 8 != 0; ++m) sc.index[m] = sc.index[0];
-                philox_list_avx512(c.stream, sc.index, n_pending, sc.lazy[0],
-                                   sc.lazy[1]);
+                philox_list_avx512(wide, sc.index, n_pending, sc.lazy[0], sc.lazy[1]);
 #endif
             } else {
                 // Padded to whole sets of four blocks (the vectorised width).
@@ -661,7 +668,8 @@ inline __attribute__((always_inline)) int64_t update_half_row_impl(const JobCont
                 apply_plane<NG, uint64_t>(planes, 2 * q + 1, gm, r1, und, flip);
                 sc.undecided[i] = und;
                 sc.flip[i] = flip;
-                if (und) sc.pending[still++] = i;
+                sc.pending[still] = i;
+                still += und != 0;
             }
             n_pending = still;
         }
