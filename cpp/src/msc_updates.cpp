@@ -1132,7 +1132,7 @@ RunStats run_msc(const MscLayout& g, uint64_t* words, const RunSpec& spec) {
 #pragma omp parallel num_threads(team) reduction(+ : flips)
         {
             const int me = thread_index();
-            std::vector<TileScratch> scratch(1);  // on the heap: ~20 KiB
+            std::vector<TileScratch> scratch(1);  // on the heap: ~80 KiB
             // Rebuilt only when the temperature or the field changes (~30 KiB).
             SweepTables tables;
             double tables_temperature = std::nan(""), tables_field = std::nan("");
