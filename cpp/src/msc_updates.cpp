@@ -57,8 +57,9 @@ constexpr int kMaxClasses = AcceptanceGroups::kMax;  // 2 (2d + 1), d <= 3
 // Per plane k and group j: all-ones where bit 31 - k of the group's threshold is
 // set (bit), and where the threshold has no set bit below it (end: a lane still
 // equal to the threshold after plane k is then decided, r >= t).
-// Four words in a GCC vector: AVX2 registers in the AVX2 kernel (where every helper
-// below is inlined, so the ABI of passing them by value never applies).
+// Four and eight words in GCC vectors: AVX2 and AVX-512 registers in those kernels
+// (where every function below is inlined, so the ABI of passing them by value never
+// applies).
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 typedef uint64_t u64x8 __attribute__((vector_size(64)));
