@@ -47,8 +47,8 @@ MSC = "metropolis-msc"
 GOAL_ONE_CORE = 3.0  # attempts per ns, L >= 1024
 GOAL_TWO_CORES = 6.0
 
-# sweeps -> (seconds, attempts, threads used)
-Runner = Callable[[int], tuple[float, int, int]]
+# sweeps -> (seconds, attempts, threads used, sweeps run by the whole team)
+Runner = Callable[[int], tuple[float, int, int, int]]
 
 
 def log(message: str) -> None:
@@ -60,9 +60,14 @@ def neurophase_runner(size: int, algorithm: str, threads: int) -> Runner:
         npx.Lattice.square(size), algorithm=algorithm, seed=SEED, threads=threads
     )
 
-    def run(sweeps: int) -> tuple[float, int, int]:
+    def run(sweeps: int) -> tuple[float, int, int, int]:
         result = sim.run(sweeps, temperature=T_BENCH, record=False)
-        return result.wall_time, result.attempts, result.threads_used
+        return (
+            result.wall_time,
+            result.attempts,
+            result.threads_used,
+            result.team_sweeps,
+        )
 
     return run
 
@@ -70,9 +75,9 @@ def neurophase_runner(size: int, algorithm: str, threads: int) -> Runner:
 def numba_runner(size: int) -> Runner:
     kernel = bl.NumbaSequential(size, seed=SEED)
 
-    def run(sweeps: int) -> tuple[float, int, int]:
+    def run(sweeps: int) -> tuple[float, int, int, int]:
         work = kernel.run(sweeps, T_BENCH)
-        return work.seconds, work.attempts, work.threads_used
+        return work.seconds, work.attempts, work.threads_used, sweeps
 
     return run
 
@@ -90,10 +95,14 @@ def time_cases(
     busy machine.
     """
     threads_used = [1] * len(runners)
+    sweeps_run = [0] * len(runners)
+    team_sweeps = [0] * len(runners)
 
     def workload(k: int, run: Runner) -> bench.Workload:
         def work(sweeps: int) -> tuple[float, float]:
-            seconds, attempts, threads_used[k] = run(sweeps)
+            seconds, attempts, threads_used[k], team = run(sweeps)
+            sweeps_run[k] += sweeps
+            team_sweeps[k] += team
             return seconds, float(attempts)
 
         return work
@@ -113,6 +122,9 @@ def time_cases(
                 "threads": threads,
                 "size": size,
                 "threads_used": threads_used[k],
+                # Sweeps (calibration included) run by all threads_used threads;
+                # the rest ran on one, chosen when other processes hold the cores.
+                "team_fraction": team_sweeps[k] / max(sweeps_run[k], 1),
                 "sweeps_per_repeat": s.count,
                 "attempts_per_ns": s.rates,
                 "median": s.median,
@@ -190,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "load_average": os.getloadavg(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "build": npx.build_info(),
         },
         "cases": cases,
         "rows": rows,
@@ -199,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table_rows(cases: list[dict[str, Any]], sizes: list[int]) -> list[dict[str, Any]]:
-    def median(impl: str, threads: int, size: int) -> float:
+    def median(impl: str, threads: int, size: int, key: str = "median") -> float:
         for c in cases:
             if c["impl"] == impl and c["threads"] == threads and c["size"] == size:
-                return float(c["median"])
+                return float(c[key])
         return math.nan
 
     rows = []
@@ -224,6 +237,7 @@ def table_rows(cases: list[dict[str, Any]], sizes: list[int]) -> list[dict[str, 
                 "msc_2t_over_numba": msc2 / numba,
                 "msc_1t_over_byte_1t": msc1 / byte1,
                 "msc_2t_over_1t": msc2 / msc1,
+                "msc_2t_team_fraction": median(MSC, 2, size, "team_fraction"),
             }
         )
     return rows
@@ -233,11 +247,13 @@ def render(rows: list[dict[str, Any]], numba_ok: bool, numba_reason: str) -> str
     head = (
         f"{'L':>6} | {'msc 1T':>7} {'msc 2T':>7} | {'byte 1T':>7} {'byte 2T':>7} | "
         f"{'numba':>7} | {'1T/goal':>7} {'2T/goal':>7} | {'1T/numba':>8} "
-        f"{'2T/numba':>8} | {'1T/byte':>7} {'2T/1T':>6}"
+        f"{'2T/numba':>8} | {'1T/byte':>7} {'2T/1T':>6} {'team':>5}"
     )
     lines = [
         "2T columns ran on the threads the engine chose (one below 64k spins per "
-        "thread; see msc.json 'threads_used')",
+        "thread; see msc.json 'threads_used'); team: the fraction of msc 2T sweeps "
+        "run by both threads (the rest ran on one, found faster while other "
+        "processes held a core)",
         f"Metropolis spin-flip attempts per ns at T = {T_BENCH} (median of repeats); "
         f"goals {GOAL_ONE_CORE:g}/ns on 1 core, {GOAL_TWO_CORES:g}/ns on 2 (L >= 1024)",
         head,
@@ -249,7 +265,8 @@ def render(rows: list[dict[str, Any]], numba_ok: bool, numba_reason: str) -> str
             f"{r['byte_1t']:7.3f} {r['byte_2t']:7.3f} | {r['numba_1t']:7.4f} | "
             f"{r['msc_1t_over_goal']:7.2f} {r['msc_2t_over_goal']:7.2f} | "
             f"{r['msc_1t_over_numba']:8.1f} {r['msc_2t_over_numba']:8.1f} | "
-            f"{r['msc_1t_over_byte_1t']:7.2f} {r['msc_2t_over_1t']:6.2f}"
+            f"{r['msc_1t_over_byte_1t']:7.2f} {r['msc_2t_over_1t']:6.2f} "
+            f"{r['msc_2t_team_fraction']:5.2f}"
         )
     if not numba_ok:
         lines.append(f"numba: {numba_reason}")

@@ -4,13 +4,18 @@ Checks: the bit-serial acceptance rule equals a direct comparison of full 32-bit
 uniforms; packing to one bit per spin is lossless; the sampled distribution
 agrees with Kaufman's finite lattice, Onsager's infinite lattice and, within
 errors, with the byte-per-spin Metropolis engine (2D with and without a field,
-3D); one and two threads give bitwise the same run; a checkpoint continues
-bitwise. Statistical checks follow the tolerance policy of ``conftest.py``.
+3D); one and two threads, and the portable, AVX2 and AVX-512 kernels, give
+bitwise the same run; a checkpoint continues bitwise. Statistical checks follow
+the tolerance policy of ``conftest.py``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -252,7 +257,11 @@ def test_a_per_site_field_is_a_value_error() -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", [(512, 256), (128, 32, 32)], ids=["2d", "3d"])
+@pytest.mark.parametrize(
+    "shape",
+    [(512, 256), (128, 32, 32), (256, 2050), (128, 6, 1030)],
+    ids=["2d", "3d", "2d-rows-cut-in-units", "3d-rows-cut-in-units"],
+)
 def test_two_threads_give_bitwise_the_spins_and_records_of_one(
     shape: tuple[int, ...],
 ) -> None:
@@ -262,13 +271,111 @@ def test_two_threads_give_bitwise_the_spins_and_records_of_one(
     runs, spins = [], []
     for threads in (1, 2):
         sim = npx.Simulation(lattice, algorithm=MSC, seed=SEED, threads=threads)
-        runs.append(sim.run(20, temperature=T, field_schedule=np.full(20, 0.1)))
+        runs.append(
+            sim.run(
+                20,
+                temperature=T,
+                field_schedule=np.full(20, 0.1),
+                snapshots=[0, 7, 19],
+            )
+        )
         spins.append(sim.spins)
     assert runs[0].threads_used == 1
     assert runs[1].threads_used == 2, "the lattice is large enough for 2 threads"
     assert np.array_equal(spins[0], spins[1])
     assert np.array_equal(runs[0].magnetisation, runs[1].magnetisation)
     assert np.array_equal(runs[0].energy, runs[1].energy)
+    assert np.array_equal(
+        runs[0].staggered_magnetisation, runs[1].staggered_magnetisation
+    )
+    assert np.array_equal(runs[0].snapshots, runs[1].snapshots)
+    assert np.array_equal(runs[1].snapshots[-1], spins[1])
+
+
+# Runs in a fresh process, since the kernel is chosen once per process: a 2D and a 3D
+# lattice whose half-rows end in words past the last whole vector (scalar tails), a
+# field so that the thresholds depend on the spin, and 1 and 2 threads.
+_KERNEL_RUN = """
+import hashlib, json
+import numpy as np
+import neurophase as npx
+from neurophase import _core
+
+digests = []
+for shape in [(192, 200), (128, 6, 1030)]:
+    for threads in (1, 2):
+        sim = npx.Simulation(
+            npx.Lattice(shape), algorithm="metropolis-msc", seed=SEED, threads=threads
+        )
+        run = sim.run(
+            12,
+            temperature=np.linspace(1.5, 5.0, 12),
+            field_schedule=np.full(12, 0.1),
+        )
+        h = hashlib.sha256(sim.spins.tobytes())
+        for series in (run.energy, run.magnetisation):
+            h.update(np.ascontiguousarray(series).tobytes())
+        digests.append(h.hexdigest())
+print(json.dumps({"kernel": _core.msc_kernel(), "digests": digests}))
+"""
+
+
+def _run_with_kernel(kernel: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, NEUROPHASE_MSC_KERNEL=kernel)
+    return subprocess.run(
+        [sys.executable, "-c", _KERNEL_RUN.replace("SEED", str(SEED))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_portable_avx2_and_avx512_kernels_give_bitwise_the_same_spins() -> None:
+    """The kernels differ in words per instruction, not in the random planes used.
+
+    Each kernel the CPU runs (a wider one than the CPU has falls back to the
+    widest it has) gives the same spins and records for 1 and 2 threads.
+    """
+    results = {}
+    for kernel in ("portable", "avx2", "avx512"):
+        proc = _run_with_kernel(kernel)
+        assert proc.returncode == 0, proc.stderr
+        results[kernel] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results["portable"]["kernel"] == "portable"
+    digests = results["portable"]["digests"]
+    assert len(set(digests[0:2])) == 1 and len(set(digests[2:4])) == 1
+    for kernel in ("avx2", "avx512"):
+        assert results[kernel]["digests"] == digests, (
+            f"{results[kernel]['kernel']} differs from portable"
+        )
+    ran = {r["kernel"] for r in results.values()}
+    if _core.msc_kernel() == "avx512":
+        assert ran == {"portable", "avx2", "avx512"}
+
+
+def test_an_unknown_msc_kernel_name_is_a_value_error() -> None:
+    """NEUROPHASE_MSC_KERNEL accepts portable, avx2 or avx512 only."""
+    code = (
+        "import numpy as np, neurophase as npx\n"
+        "sim = npx.Simulation(npx.Lattice((64, 64)), algorithm='metropolis-msc')\n"
+        "try:\n"
+        "    sim.run(1, temperature=2.0)\n"
+        "except ValueError as e:\n"
+        "    print('ValueError:', e)\n"
+    )
+    env = dict(os.environ, NEUROPHASE_MSC_KERNEL="avx1024")
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ValueError: NEUROPHASE_MSC_KERNEL must be portable, avx2 or avx512" in (
+        proc.stdout
+    )
 
 
 def test_checkpoint_continues_bitwise_like_an_uninterrupted_run(tmp_path) -> None:

@@ -40,6 +40,8 @@ void bind_msc(py::module_& m) {
         [](const std::vector<int64_t>& shape) { return layout_of(shape).n_words; },
         py::arg("shape"));
 
+    m.def("msc_kernel", [] { return std::string(msc_kernel()); });
+
     m.def(
         "msc_effective_threads",
         [](const std::vector<int64_t>& shape, int requested) {

@@ -940,41 +940,60 @@ RunStats run_local(const Geometry& g, int8_t* spins, const RunSpec& spec) {
     const bool recording = spec.magnetisation || spec.energy || spec.staggered ||
                            spec.kmin_magnetisation2 || spec.n_snapshots > 0;
 
+    // A sweep is phases of units of work, each started only when the one before is
+    // done (no barrier: see PhasedWork): the rows of colour 0 and of colour 1 in
+    // chunks, and the seam as one unit; or the complete graph as one unit.
+    const int64_t n_chunks = (n_rows + chunk - 1) / chunk;
+    std::vector<int64_t> per_phase = {n_chunks, n_chunks};
+    if (has_seam) per_phase.push_back(1);
+    if (complete) per_phase = {1};
+
     // Sweeps [t_begin, t_end) with a team of `team` threads.
     const auto run_batch = [&](int64_t t_begin, int64_t t_end, int team) {
+        PhasedWork work(t_end - t_begin, per_phase, team);
+        const int64_t phases_per_sweep = static_cast<int64_t>(per_phase.size());
 #pragma omp parallel num_threads(team) reduction(+ : flips)
         {
+            const int me = thread_index();
             std::vector<uint32_t> buffer;
-            for (int64_t t = t_begin; t < t_end; ++t) {
+            SweepParams p;
+            int64_t params_sweep = -1;
+            for (int64_t ph = 0; ph < work.n_phases(); ++ph) {
+                const int64_t t = t_begin + work.sweep_of(ph);
                 const uint64_t sweep = spec.first_sweep + static_cast<uint64_t>(t);
-                SweepParams p;
-                p.algorithm = spec.algorithm;
-                p.beta = 1.0 / spec.temperature[t];
-                p.coupling = spec.coupling;
-                p.field = spec.field_uniform[t];
-                p.field_site = spec.field_site;
-                p.thresholds = make_thresholds(p.beta, p.coupling, p.field);
-                p.vector_rows = !complete && !p.field_site && has_avx2();
-                if (p.vector_rows) make_byte_tables(p);
-
-                if (complete) {
-#pragma omp single
-                    flips += update_complete(g, spins, p, spec.seed, sweep, buffer);
-                } else {
-                    for (int colour = 0; colour < 2; ++colour) {
-#pragma omp for schedule(dynamic, chunk)
-                        for (int64_t row = 0; row < n_rows; ++row)
-                            flips += update_row_colour(ctx, row, colour, p, spec.seed,
+                if (params_sweep != t) {
+                    p = SweepParams{};
+                    p.algorithm = spec.algorithm;
+                    p.beta = 1.0 / spec.temperature[t];
+                    p.coupling = spec.coupling;
+                    p.field = spec.field_uniform[t];
+                    p.field_site = spec.field_site;
+                    p.thresholds = make_thresholds(p.beta, p.coupling, p.field);
+                    p.vector_rows = !complete && !p.field_site && has_avx2();
+                    if (p.vector_rows) make_byte_tables(p);
+                    params_sweep = t;
+                }
+                const int kind = work.kind_of(ph);
+                for (int64_t i; (i = work.claim(ph, me)) >= 0;) {
+                    work.wait_for(ph);
+                    if (complete) {
+                        flips += update_complete(g, spins, p, spec.seed, sweep, buffer);
+                    } else if (kind == 2) {
+                        flips += update_seam(ctx, p, spec.seed, sweep);
+                    } else {
+                        const int64_t row_end = std::min(n_rows, (i + 1) * chunk);
+                        for (int64_t row = i * chunk; row < row_end; ++row)
+                            flips += update_row_colour(ctx, row, kind, p, spec.seed,
                                                        sweep, buffer);
                     }
-                    if (has_seam) {
-#pragma omp single
-                        flips += update_seam(ctx, p, spec.seed, sweep);
-                    }
+                    work.finish();
                 }
-
-                if (recording)
+                // Records need the whole sweep done; record_sweep shares its work
+                // out with OpenMP and ends in a barrier.
+                if (recording && kind == phases_per_sweep - 1) {
+                    work.wait_for(ph + 1);
                     record_sweep(g, spins, spec, t, p.field, scratch, next_snapshot);
+                }
             }
         }
     };

@@ -41,8 +41,11 @@ def build_info() -> dict[str, Any]:
         ``cpu_flags`` (relevant instruction-set extensions of this CPU),
         ``activation_simd_paths`` (code paths of the activation kernels compiled
         in), ``activation_simd_path`` (the one in use), ``local_update_paths``
-        (code paths of the Metropolis and heat-bath sweeps this CPU can run) and
-        ``local_update_path`` (the one in use).
+        (code paths of the Metropolis and heat-bath sweeps this CPU can run),
+        ``local_update_path`` (the one in use) and ``msc_kernel`` (the kernel of
+        ``algorithm="metropolis-msc"``: ``"avx512"``, ``"avx2"`` or
+        ``"portable"``; the environment variable ``NEUROPHASE_MSC_KERNEL`` may ask
+        for a narrower one).
     """
     info = dict(_core.build_info())
     info["version"] = __version__
@@ -56,6 +59,7 @@ def build_info() -> dict[str, Any]:
     info["activation_simd_path"] = _core.activation_path()
     info["local_update_paths"] = list(_core.local_update_paths())
     info["local_update_path"] = _core.local_update_path()
+    info["msc_kernel"] = _core.msc_kernel()
     info["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "")
     info["gomp_spincount"] = os.environ.get("GOMP_SPINCOUNT", "")
     return info

@@ -69,6 +69,11 @@ struct MscLayout {
 // lattices run on one thread, and at half the speed per spin.
 int effective_msc_threads(const MscLayout& layout, int requested);
 
+// The kernel run_msc uses: "avx512" (8 words per instruction), "avx2" (4) or
+// "portable" (1); the widest this CPU runs unless NEUROPHASE_MSC_KERNEL names a
+// narrower one. All give the same spins.
+const char* msc_kernel();
+
 // int8 spins in row-major order <-> packed words.
 void msc_pack(const MscLayout& layout, const int8_t* spins, uint64_t* words,
               int threads);
