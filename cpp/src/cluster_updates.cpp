@@ -115,20 +115,6 @@ class WolffKernel {
     // Grows one cluster from a seed drawn from `buf` and flips it unless it is
     // bonded to the ghost spin; returns the cluster size and sets `frozen`.
     int64_t grow(WordBuffer& buf, const WolffParams& p, bool& frozen) {
-        // A bond forms when the high half of the word is below p.bond, that is when
-        // the whole word is below p.bond * 2^32; p.bond = 2^32 ("always") does not
-        // fit that form and takes its own instance.
-        if (p.bond >= (uint64_t{1} << 32)) return grow_with<true>(buf, p, frozen);
-        return grow_with<false>(buf, p, frozen);
-    }
-
-  private:
-    template <bool CertainBond>
-    int64_t grow_with(WordBuffer& buf, const WolffParams& p, bool& frozen) {
-        // Everything the loop reads is copied to locals first: the spins are bytes,
-        // whose stores may alias any object, so members and parameters would be read
-        // from memory again after every store.
-        const AxisSteps<D, Index, Periodic> steps = steps_;
         const uint64_t* word = buf.next;
         const uint64_t* const last_start = buf.last_start(2 * D + 1);
         if (word > buf.last_start(1)) word = buf.refill(word);
@@ -136,8 +122,7 @@ class WolffKernel {
         int8_t* const spins = spins_;
         Index* const queue = queue_.data();
         uint8_t* const member = in_cluster_.data();
-        const uint64_t bond = p.bond << 32;
-        const bool has_field = p.has_field;
+        const uint64_t bond = p.bond;
         const int8_t seed_spin = spins[start];
         const int8_t flipped = static_cast<int8_t>(-seed_spin);
         queue[0] = start;
@@ -153,7 +138,7 @@ class WolffKernel {
             if (word > last_start) word = buf.refill(word);
             const Index a = queue[head];
             const int sa = Ferro ? seed_spin : spins[a];
-            if (has_field && !is_frozen) {
+            if (p.has_field && !is_frozen) {
                 const double ha = field_at(spec_, p.h, static_cast<int64_t>(a));
                 if (sa * ha > 0.0) {
                     const uint64_t thr = spec_.field_site ? ghost_threshold(p.beta, ha)
@@ -161,24 +146,24 @@ class WolffKernel {
                     is_frozen = (*word++ >> 32) < thr;
                 }
             }
-            steps(a, nbr, exists);
+            steps_(a, nbr, exists);
             for (int k = 0; k < 2 * D; ++k) {
                 const Index b = nbr[k];
                 const int8_t sb = spins[b];
-                std::size_t tried;
+                bool tried;
                 if constexpr (Ferro)
                     tried = exists[k] & (sb == seed_spin);
                 else
                     tried = exists[k] & !member[b] & (sa * sb < 0);
                 const uint64_t w = *word;
                 word += tried;
-                const std::size_t joins = CertainBond ? tried : tried & (w < bond);
+                const bool joins = tried & ((w >> 32) < bond);
                 queue[tail] = b;
                 tail += joins;
-                // A select on a register, which the compiler turns into a conditional
-                // move rather than a branch that would be mispredicted half the time.
+                // Arithmetic, not a select, which the compiler may turn into a
+                // branch: +-1 ^ -2 is -+1.
                 if constexpr (Ferro)
-                    spins[b] = joins ? flipped : sb;
+                    spins[b] = static_cast<int8_t>(sb ^ (-2 * static_cast<int>(joins)));
                 else
                     member[b] = static_cast<uint8_t>(member[b] | joins);
             }
@@ -197,6 +182,7 @@ class WolffKernel {
         return static_cast<int64_t>(tail);
     }
 
+  private:
     AxisSteps<D, Index, Periodic> steps_;
     int8_t* spins_;
     const RunSpec& spec_;
