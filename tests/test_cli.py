@@ -97,8 +97,9 @@ def test_records_saved_by_the_cli_equal_a_python_run(tmp_path: Path) -> None:
 def test_interrupted_cli_run_resumes_to_the_uninterrupted_records(
     tmp_path: Path,
 ) -> None:
-    # Ctrl-C keeps every finished sweep in --out and --checkpoint; --resume then
-    # finishes the job with records bitwise equal to an uninterrupted run.
+    # Ctrl-C keeps every finished sweep in --out and --checkpoint; --resume alone,
+    # as the message says, then finishes the job into the same --out file with
+    # records bitwise equal to an uninterrupted run.
     common = [
         "simulate",
         "--side",
@@ -145,8 +146,9 @@ def test_interrupted_cli_run_resumes_to_the_uninterrupted_records(
         proc.kill()
     assert proc.returncode == 130, "the run ended before the interrupt"
     assert "interrupted" in stdout
+    assert f"--resume {ckpt}" in stdout
     assert 0 < np.load(part)["magnetisation"].size < 400000
-    resumed = _cli("simulate", "--resume", str(ckpt), "--out", str(part), "--quiet")
+    resumed = _cli("simulate", "--resume", str(ckpt), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     a, b = np.load(part), np.load(full)
     np.testing.assert_array_equal(a["magnetisation"], b["magnetisation"])

@@ -746,6 +746,18 @@ def test_first_wolff_cluster_of_an_all_up_4096_lattice_spans_it_without_recursio
     assert run.magnetisation[0] == pytest.approx(1.0 - 2.0 * covered, abs=1e-12)
 
 
+def test_summary_needs_three_sweeps_as_the_command_line_does() -> None:
+    # With two sweeps every leave-one-out jackknife sample is a single sweep, and
+    # the errors of variance-based quantities are 0 by construction.
+    run = npx.Simulation(npx.Lattice.square(4), seed=SEED).run(2, temperature=2.0)
+    with pytest.raises(ValueError, match=r"at least 3 recorded sweeps"):
+        run.summary()
+    run3 = npx.Simulation(npx.Lattice.square(4), seed=SEED).run(3, temperature=2.0)
+    assert np.isfinite(run3.summary().energy.value)
+    with pytest.raises(ValueError, match=r"discard must leave at least 3"):
+        run3.summary(discard=1)
+
+
 def test_sweeps_beyond_the_engine_counters_are_refused() -> None:
     lattice = npx.Lattice.square(4)
     for record in (True, False):

@@ -37,7 +37,9 @@ def build_info() -> dict[str, Any]:
         ``version``, ``openmp`` (bool), ``max_threads`` (OpenMP's limit),
         ``usable_cores`` (cores this process may run on), ``compiler``,
         ``runtime_dispatch`` (AVX2 clones compiled in), ``simd_paths`` (code paths
-        compiled in), ``selected_path`` (the one this CPU runs), ``cpu`` and
+        compiled in for the loops left to the compiler's vectoriser, such as the
+        random-number fills), ``selected_path`` (the one of those this CPU runs;
+        the hand-written kernels report their own paths below), ``cpu`` and
         ``cpu_flags`` (relevant instruction-set extensions of this CPU),
         ``activation_simd_paths`` (code paths of the activation kernels compiled
         in), ``activation_simd_path`` (the one in use), ``local_update_paths``

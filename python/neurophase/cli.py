@@ -262,9 +262,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
-    out = Path(args.out) if args.out else None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    _check_output("--out", out)
     _check_output("--checkpoint", checkpoint)
     if (
         checkpoint is not None
@@ -291,6 +289,12 @@ def _simulate(args: argparse.Namespace) -> int:
             _check_output("--resume", checkpoint)
     else:
         job = _new_job(args)
+    # The records file is part of the job: a resumed run keeps writing the one the
+    # job began with unless --out names another.
+    if args.out:
+        job["out"] = str(Path(args.out).resolve())
+    out = Path(job["out"]) if job.get("out") else None
+    _check_output("--out", out)
     if out is not None and checkpoint is not None and _same_file(out, checkpoint):
         raise ValueError(
             f"--out and --checkpoint name the same file {out}: the records would "
@@ -1435,7 +1439,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         f"{len(result.ran)} sections run, {len(result.skipped)} skipped, "
         f"{result.wall_time_s:.1f} s; {s['checks']} checks: {s['pass']} pass, "
         f"{s['deviation']} deviation{'' if s['deviation'] == 1 else 's'}, "
-        f"{s['info']} for information",
+        f"{s['info']} for information, {s['missing']} not available",
         soft_wrap=True,
     )
     print(result.report_html)

@@ -241,16 +241,19 @@ class Run:
         ------
         ValueError
             If the temperature or uniform field changes during the run (a schedule
-            has no single equilibrium to summarise), or fewer than 2 sweeps remain.
+            has no single equilibrium to summarise), or fewer than 3 sweeps remain
+            (with 2, every leave-one-out jackknife sample is a single sweep and
+            the errors of variance-based quantities are 0 by construction).
         """
         discard = _validate.positive_int("discard", discard, minimum=0)
-        if self.sweeps < 2:
+        if self.sweeps < 3:
             raise ValueError(
-                f"summary needs a run of at least 2 recorded sweeps, got {self.sweeps}"
+                "summary needs a run of at least 3 recorded sweeps (the jackknife "
+                f"errors need three), got {self.sweeps}"
             )
-        if discard > self.sweeps - 2:
+        if discard > self.sweeps - 3:
             raise ValueError(
-                f"discard must leave at least 2 sweeps, got {discard} of {self.sweeps}"
+                f"discard must leave at least 3 sweeps, got {discard} of {self.sweeps}"
             )
         T = self.temperature[discard:]
         h = self.field[discard:]
