@@ -401,7 +401,9 @@ def _simulate(args: argparse.Namespace) -> int:
             "seed": sim.seed,
             "wall_time_s": wall,
         }
-        result["summary"] = _summary(sim, m, e, T).as_dict() if m.size >= 2 else None
+        result["summary"] = (
+            _summary(sim, m, e, T).as_dict() if m.size >= _MIN_SWEEPS else None
+        )
         print(json.dumps(result, indent=2))
         return 0
 
@@ -410,8 +412,8 @@ def _simulate(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     table.add_column("error", justify="right")
     table.add_column("tau_int", justify="right")
-    notes = ["fewer than 2 recorded sweeps: no summary"]
-    if m.size >= 2:
+    notes = [f"fewer than {_MIN_SWEEPS} recorded sweeps: no summary"]
+    if m.size >= _MIN_SWEEPS:
         summary = _summary(sim, m, e, T)
         for name, est in summary.estimates().items():
             tau = "" if np.isnan(est.tau_int) else f"{est.tau_int:.3g}"
