@@ -924,6 +924,7 @@ const T* gather(const Job& job, const Operand& a, int64_t first, int64_t n, T* m
     if (a.contiguous && same) return reinterpret_cast<const T*>(a.data) + first;
     if (a.contiguous && a.single) {
         const float* f = reinterpret_cast<const float*>(a.data) + first;
+#pragma omp simd
         for (int64_t i = 0; i < n; ++i) mine[i] = static_cast<T>(f[i]);
     } else if (a.contiguous) {
         const double* d = reinterpret_cast<const double*>(a.data) + first;
@@ -943,6 +944,7 @@ void scatter(const Job& job, int64_t first, int64_t n, const T* res) {
     char* base = const_cast<char*>(dst.data);
     if (dst.contiguous && dst.single) {
         float* f = reinterpret_cast<float*>(base) + first;
+#pragma omp simd
         for (int64_t i = 0; i < n; ++i) f[i] = static_cast<float>(res[i]);
     } else if (dst.contiguous) {
         double* d = reinterpret_cast<double*>(base) + first;
