@@ -765,6 +765,53 @@ def test_meanfield_within_few_ulp_of_mpmath_where_the_solver_changes_method() ->
     check_ulp("meanfield", got, h, ref, np.float64, limit=8.0)
 
 
+def test_meanfield_float32_roots_are_the_float64_roots_rounded() -> None:
+    """float32 results stop the double solver early (relative error below 2^-35):
+    each is within (1/2 + 2^-10) float32 ulp of the float64 root, over normal
+    fields at T = 0.5 ... 3, small fields at T_c and roots near the switch points
+    m = 1/2 and 0.7, the same bits on every path and for any thread count."""
+    rng = np.random.default_rng(31)
+    parts_h, parts_t = [], []
+    for t in (0.5, 0.8, 1.0, 1.5, 3.0):
+        for scale in (1.0, 4.0):
+            parts_h.append(scale * rng.standard_normal(3000))
+            parts_t.append(np.full(3000, t))
+    tiny = 10.0 ** rng.uniform(-30, 0, 2000) * rng.choice([-1.0, 1.0], 2000)
+    parts_h.append(tiny)
+    parts_t.append(np.ones(tiny.size))
+    t_sw = rng.uniform(0.6, 1.6, 2000)
+    m_sw = np.clip(
+        rng.choice([0.5, 0.7], 2000) + rng.uniform(-0.02, 0.02, 2000),
+        np.sqrt(np.clip(1 - t_sw, 0, None)) + 1e-3,
+        0.99,
+    )
+    parts_h.append(t_sw * np.arctanh(m_sw) - m_sw)
+    parts_t.append(t_sw)
+    h = np.concatenate(parts_h).astype(np.float32)
+    t = np.concatenate(parts_t)
+    got = act.meanfield(h, t, 1.0)
+    assert got.dtype == np.float32
+    ref = np.abs(act.meanfield(h.astype(np.float64), t, 1.0))
+    lower = ref.astype(np.float32)
+    lower = np.where(lower > ref, np.nextafter(lower, np.float32(0)), lower)
+    ulp = np.spacing(lower).astype(np.float64)
+    err = np.abs(np.abs(got.astype(np.float64)) - ref) / ulp
+    worst = int(np.argmax(err))
+    assert err[worst] <= 0.5 + 2.0**-10, (h[worst], t[worst], err[worst])
+    assert np.array_equal(np.signbit(got), np.signbit(h))
+    before = act.simd_path()
+    try:
+        for path in act.simd_paths():
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            for threads in (1, 2):
+                assert np.array_equal(act.meanfield(h, t, 1.0, threads=threads), got)
+    finally:
+        act.select_simd_path(before)
+
+
 # --- quench rates ---------------------------------------------------------------
 
 

@@ -696,27 +696,31 @@ void quench_meanfield_block(const double* const* in, double* out, int64_t n) {
     }
 }
 
-using BlockFn = void (*)(Activation, const double* const*, double*, int64_t);
+// A block of n elements; single: the results will be rounded to float32.
+using BlockFn = void (*)(Activation, const double* const*, double*, int64_t, bool);
 
-void scalar_block(Activation op, const double* const* in, double* out, int64_t n) {
+void scalar_block(Activation op, const double* const* in, double* out, int64_t n,
+                  bool single) {
     if (op == Activation::quench_mf) return quench_meanfield_block<false>(in, out, n);
     if (op == Activation::quench_mf_d) return quench_meanfield_block<true>(in, out, n);
-    scalar_backend::run_block(op, in, out, n);
+    scalar_backend::run_block(op, in, out, n, single);
 }
 
 #if NEUROPHASE_AVX2_KERNELS
-void avx2_block(Activation op, const double* const* in, double* out, int64_t n) {
+void avx2_block(Activation op, const double* const* in, double* out, int64_t n,
+                bool single) {
     if (op == Activation::quench_mf || op == Activation::quench_mf_d)
-        return scalar_block(op, in, out, n);
-    avx2_backend::run_block(op, in, out, n);
+        return scalar_block(op, in, out, n, single);
+    avx2_backend::run_block(op, in, out, n, single);
 }
 #endif
 
 #if NEUROPHASE_AVX512_KERNELS
-void avx512_block(Activation op, const double* const* in, double* out, int64_t n) {
+void avx512_block(Activation op, const double* const* in, double* out, int64_t n,
+                  bool single) {
     if (op == Activation::quench_mf || op == Activation::quench_mf_d)
-        return scalar_block(op, in, out, n);
-    avx512_backend::run_block(op, in, out, n);
+        return scalar_block(op, in, out, n, single);
+    avx512_backend::run_block(op, in, out, n, single);
 }
 #endif
 
@@ -920,6 +924,7 @@ const T* gather(const Job& job, const Operand& a, int64_t first, int64_t n, T* m
     if (a.contiguous && same) return reinterpret_cast<const T*>(a.data) + first;
     if (a.contiguous && a.single) {
         const float* f = reinterpret_cast<const float*>(a.data) + first;
+#pragma omp simd
         for (int64_t i = 0; i < n; ++i) mine[i] = static_cast<T>(f[i]);
     } else if (a.contiguous) {
         const double* d = reinterpret_cast<const double*>(a.data) + first;
@@ -939,6 +944,7 @@ void scatter(const Job& job, int64_t first, int64_t n, const T* res) {
     char* base = const_cast<char*>(dst.data);
     if (dst.contiguous && dst.single) {
         float* f = reinterpret_cast<float*>(base) + first;
+#pragma omp simd
         for (int64_t i = 0; i < n; ++i) f[i] = static_cast<float>(res[i]);
     } else if (dst.contiguous) {
         double* d = reinterpret_cast<double*>(base) + first;
@@ -1065,7 +1071,7 @@ void run_blocks(const Job& job, int64_t b_begin, int64_t b_end) {
         double* target =
             direct ? reinterpret_cast<double*>(const_cast<char*>(job.dst.data)) + first
                    : res;
-        job.block(job.op, ptr.data(), target, n);
+        job.block(job.op, ptr.data(), target, n, job.dst.single);
         if (!direct) scatter<double>(job, first, n, res);
     }
 }
