@@ -1122,7 +1122,8 @@ def build_report(result: dict[str, Any], cases: dict[str, list[Case]]) -> Report
                 "neurophase",
                 f"{build.get('version')} ({info.get('git_commit', '?')}"
                 f"{', engine tree dirty' if info.get('git_engine_dirty') else ''}); "
-                f"SIMD {build.get('selected_path')}; OpenMP {build.get('openmp')}; "
+                f"sweep kernels {build.get('local_update_path', '?')}, "
+                f"msc {build.get('msc_kernel', '?')}; OpenMP {build.get('openmp')}; "
                 f"max threads {build.get('max_threads')}",
             ],
             ["cpu", f"{info.get('cpu_model', '?')}, {info.get('cpu_count')} cores"],
