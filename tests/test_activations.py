@@ -1115,24 +1115,20 @@ def test_openmp_threads_wait_by_a_short_spin_unless_the_user_chose() -> None:
         "import os, neurophase; "
         "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
     )
+
+    def settings(env: dict[str, str]) -> list[str]:
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return run.stdout.split()
+
     env = {k: v for k, v in os.environ.items() if "OMP" not in k}
-    got = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert got.stdout.split() == ["3000", "None"]
-    env["OMP_WAIT_POLICY"] = "PASSIVE"
-    got = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert got.stdout.split() == ["None", "PASSIVE"]
+    assert settings(env) == ["3000", "None"]
+    assert settings({**env, "OMP_WAIT_POLICY": "PASSIVE"}) == ["None", "PASSIVE"]
 
 
 def test_results_do_not_depend_on_threads_or_simd_path() -> None:

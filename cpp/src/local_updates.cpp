@@ -501,33 +501,19 @@ struct Philox512 {
 
 NEUROPHASE_TARGET_AVX512
 inline void make_philox512(Philox512& ph, const StreamKey& stream, uint64_t block) {
-    uint32_t k0 = stream.key[0], k1 = stream.key[1];
-    uint32_t rk0[Philox4x32::kRounds], rk1[Philox4x32::kRounds];
+    const PhiloxSegmentWords w = philox_segment_words(stream, block);
     for (int r = 0; r < Philox4x32::kRounds; ++r) {
-        rk0[r] = k0;
-        rk1[r] = k1;
-        ph.k0[r] = _mm512_set1_epi64(k0);
-        ph.k1[r] = _mm512_set1_epi64(k1);
-        k0 += Philox4x32::kWeyl0;
-        k1 += Philox4x32::kWeyl1;
+        ph.k0[r] = _mm512_set1_epi64(w.k0[r]);
+        ph.k1[r] = _mm512_set1_epi64(w.k1[r]);
     }
-    const uint32_t c1 =
-        static_cast<uint32_t>((block >> 32) & 0xFFFFu) | (stream.tag << 16);
-    const uint32_t c2 = static_cast<uint32_t>(stream.sweep);
-    const uint32_t c3 = static_cast<uint32_t>(stream.sweep >> 32);
-    const uint64_t p1 = static_cast<uint64_t>(Philox4x32::kMul1) * c2;
-    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ rk0[0];
-    const uint32_t lo1 = static_cast<uint32_t>(p1);
-    const uint64_t p0 = static_cast<uint64_t>(Philox4x32::kMul0) * n0;
-    const uint32_t x3 = static_cast<uint32_t>(p0);
     constexpr int last = Philox4x32::kRounds - 1;
     ph.m0 = _mm512_set1_epi64(Philox4x32::kMul0);
     ph.m1 = _mm512_set1_epi64(Philox4x32::kMul1);
-    ph.c3k1_r0 = _mm512_set1_epi64(c3 ^ rk1[0]);
-    ph.c1k0_r1 = _mm512_set1_epi64(lo1 ^ rk0[1]);
-    ph.hk1_r1 = _mm512_set1_epi64(static_cast<uint32_t>(p0 >> 32) ^ rk1[1]);
-    ph.x3k1_r2 = _mm512_set1_epi64(x3 ^ rk1[2]);
-    ph.k1_high = _mm512_set1_epi64(static_cast<int64_t>(uint64_t{rk1[last]} << 32));
+    ph.c3k1_r0 = _mm512_set1_epi64(w.c3k1_r0);
+    ph.c1k0_r1 = _mm512_set1_epi64(w.c1k0_r1);
+    ph.hk1_r1 = _mm512_set1_epi64(w.hk1_r1);
+    ph.x3k1_r2 = _mm512_set1_epi64(w.x3k1_r2);
+    ph.k1_high = _mm512_set1_epi64(static_cast<int64_t>(uint64_t{w.k1[last]} << 32));
     ph.lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
 }
 

@@ -97,30 +97,16 @@ struct PhiloxSegment {
 
 NEUROPHASE_TARGET_AVX2
 PhiloxSegment make_segment(const StreamKey& stream, uint64_t first_block) {
+    const PhiloxSegmentWords w = philox_segment_words(stream, first_block);
     PhiloxSegment seg;
-    uint32_t k0 = stream.key[0], k1 = stream.key[1];
-    uint32_t rk0[Philox4x32::kRounds], rk1[Philox4x32::kRounds];
     for (int r = 0; r < Philox4x32::kRounds; ++r) {
-        rk0[r] = k0;
-        rk1[r] = k1;
-        seg.k0[r] = _mm256_set1_epi64x(k0);
-        seg.k1[r] = _mm256_set1_epi64x(k1);
-        k0 += Philox4x32::kWeyl0;
-        k1 += Philox4x32::kWeyl1;
+        seg.k0[r] = _mm256_set1_epi64x(w.k0[r]);
+        seg.k1[r] = _mm256_set1_epi64x(w.k1[r]);
     }
-    const uint32_t c1 =
-        static_cast<uint32_t>((first_block >> 32) & 0xFFFFu) | (stream.tag << 16);
-    const uint32_t c2 = static_cast<uint32_t>(stream.sweep);
-    const uint32_t c3 = static_cast<uint32_t>(stream.sweep >> 32);
-    const uint64_t p1 = static_cast<uint64_t>(Philox4x32::kMul1) * c2;
-    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ rk0[0];
-    const uint32_t lo1 = static_cast<uint32_t>(p1);
-    const uint64_t p0 = static_cast<uint64_t>(Philox4x32::kMul0) * n0;
-    const uint32_t x3 = static_cast<uint32_t>(p0);
-    seg.c3k1_r0 = _mm256_set1_epi64x(c3 ^ rk1[0]);
-    seg.c1k0_r1 = _mm256_set1_epi64x(lo1 ^ rk0[1]);
-    seg.hk1_r1 = _mm256_set1_epi64x(static_cast<uint32_t>(p0 >> 32) ^ rk1[1]);
-    seg.x3k1_r2 = _mm256_set1_epi64x(x3 ^ rk1[2]);
+    seg.c3k1_r0 = _mm256_set1_epi64x(w.c3k1_r0);
+    seg.c1k0_r1 = _mm256_set1_epi64x(w.c1k0_r1);
+    seg.hk1_r1 = _mm256_set1_epi64x(w.hk1_r1);
+    seg.x3k1_r2 = _mm256_set1_epi64x(w.x3k1_r2);
     return seg;
 }
 

@@ -84,6 +84,42 @@ struct StreamKey {
     }
 };
 
+// What the vectorised generators broadcast for the blocks of one 2^32-block segment
+// of a stream, whose counters differ only in word 0: the round keys, and the
+// counter words all its blocks share after rounds 0 to 2 (w0_r, w1_r, w3_r the
+// shared words after round r).
+struct PhiloxSegmentWords {
+    uint32_t k0[Philox4x32::kRounds], k1[Philox4x32::kRounds];
+    uint32_t c3k1_r0;  // counter word 3 ^ k1[0]
+    uint32_t c1k0_r1;  // w1_0 ^ k0[1]
+    uint32_t hk1_r1;   // hi(M0 * w0_0) ^ k1[1]
+    uint32_t x3k1_r2;  // w3_1 ^ k1[2]
+};
+
+inline PhiloxSegmentWords philox_segment_words(const StreamKey& stream,
+                                               uint64_t block) {
+    PhiloxSegmentWords w;
+    uint32_t k0 = stream.key[0], k1 = stream.key[1];
+    for (int r = 0; r < Philox4x32::kRounds; ++r) {
+        w.k0[r] = k0;
+        w.k1[r] = k1;
+        k0 += Philox4x32::kWeyl0;
+        k1 += Philox4x32::kWeyl1;
+    }
+    const uint32_t c1 =
+        static_cast<uint32_t>((block >> 32) & 0xFFFFu) | (stream.tag << 16);
+    const uint32_t c2 = static_cast<uint32_t>(stream.sweep);
+    const uint32_t c3 = static_cast<uint32_t>(stream.sweep >> 32);
+    const uint64_t p1 = static_cast<uint64_t>(Philox4x32::kMul1) * c2;
+    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ w.k0[0];
+    const uint64_t p0 = static_cast<uint64_t>(Philox4x32::kMul0) * n0;
+    w.c3k1_r0 = c3 ^ w.k1[0];
+    w.c1k0_r1 = static_cast<uint32_t>(p1) ^ w.k0[1];
+    w.hk1_r1 = static_cast<uint32_t>(p0 >> 32) ^ w.k1[1];
+    w.x3k1_r2 = static_cast<uint32_t>(p0) ^ w.k1[2];
+    return w;
+}
+
 // Writes the words of blocks [first_block, first_block + n_blocks) of a stream to
 // out[0 .. 4*n_blocks). Vectorised over blocks; dispatched at run time to AVX2
 // where the CPU has it.
