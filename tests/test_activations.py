@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 
 import mpmath as mp
 import numpy as np
@@ -41,6 +42,21 @@ NATIVE_F32 = {
 }
 ULP_NATIVE_F32 = 4.0
 GAINS = (1.0, 0.5, 4.0)  # powers of two: g*x is exact, the reference sees the same z
+
+
+def each_simd_path(paths: Iterable[str] | None = None) -> Iterator[str]:
+    """Selects in turn every SIMD path of ``paths`` (default: all compiled in) that
+    this CPU runs, and restores the path selected before."""
+    before = act.simd_path()
+    try:
+        for path in act.simd_paths() if paths is None else paths:
+            try:
+                act.select_simd_path(path)
+            except ValueError:
+                continue  # compiled in, but this CPU cannot run it
+            yield path
+    finally:
+        act.select_simd_path(before)
 
 
 def ulp_bound(name: str, dtype: type) -> float:
@@ -273,17 +289,9 @@ def test_float32_tanh_table_within_its_bound_across_every_interval() -> None:
     x = tanh_f32_sweep()
     x64 = x.astype(np.float64)
     ref_bits = {g: act.tanh(x, g).view(np.uint32) for g in (1.0, 1.0 / 3.0)}
-    before = act.simd_path()
-    try:
-        for path in act.simd_paths():
-            try:
-                act.select_simd_path(path)
-            except ValueError:
-                continue  # compiled in, but this CPU cannot run it
-            for g, bits in ref_bits.items():
-                assert np.array_equal(act.tanh(x, g).view(np.uint32), bits), (path, g)
-    finally:
-        act.select_simd_path(before)
+    for path in each_simd_path():
+        for g, bits in ref_bits.items():
+            assert np.array_equal(act.tanh(x, g).view(np.uint32), bits), (path, g)
     for g, bound in (
         (1.0, TANH_F32_ULP_EXACT),
         (0.5, TANH_F32_ULP_EXACT),
@@ -799,17 +807,10 @@ def test_meanfield_float32_roots_are_the_float64_roots_rounded() -> None:
     worst = int(np.argmax(err))
     assert err[worst] <= 0.5 + 2.0**-10, (h[worst], t[worst], err[worst])
     assert np.array_equal(np.signbit(got), np.signbit(h))
-    before = act.simd_path()
-    try:
-        for path in act.simd_paths():
-            try:
-                act.select_simd_path(path)
-            except ValueError:
-                continue  # compiled in, but this CPU cannot run it
-            for threads in (1, 2):
-                assert np.array_equal(act.meanfield(h, t, 1.0, threads=threads), got)
-    finally:
-        act.select_simd_path(before)
+    for path in each_simd_path():
+        for threads in (1, 2):
+            same = np.array_equal(act.meanfield(h, t, 1.0, threads=threads), got)
+            assert same, (path, threads)
 
 
 # --- quench rates ---------------------------------------------------------------
@@ -1009,18 +1010,10 @@ def test_float32_kernels_do_not_depend_on_threads_or_simd_path() -> None:
     strided = np.repeat(x, 2)[::2]
     for a, b in zip(ref, calls(strided, gains, threads=2), strict=True):
         assert np.array_equal(a, b, equal_nan=True)
-    before = act.simd_path()
-    try:
-        for path in act.simd_paths():
-            try:
-                act.select_simd_path(path)
-            except ValueError:
-                continue  # compiled in, but this CPU cannot run it
-            n = 80_011
-            for a, b in zip(calls(x[:n], gains[:n], threads=2), ref, strict=True):
-                assert np.array_equal(a, b[:n], equal_nan=True), path
-    finally:
-        act.select_simd_path(before)
+    for path in each_simd_path():
+        n = 80_011
+        for a, b in zip(calls(x[:n], gains[:n], threads=2), ref, strict=True):
+            assert np.array_equal(a, b[:n], equal_nan=True), path
 
 
 def test_float32_power_of_two_gains_match_the_general_kernels_bitwise() -> None:
@@ -1037,27 +1030,19 @@ def test_float32_power_of_two_gains_match_the_general_kernels_bitwise() -> None:
             np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32),
         ]
     )
-    before = act.simd_path()
-    try:
-        for path in act.simd_paths():
-            try:
-                act.select_simd_path(path)
-            except ValueError:
-                continue  # compiled in, but this CPU cannot run it
-            for g in (1.0, 0.5, 4.0, 2.0**-40):
-                gains = np.full(x.size, g)
-                gains[::1024] = 1.0 / 3.0
-                m = gains == g
-                for name in sorted(NATIVE_F32):
-                    f = getattr(act, name)
-                    a, b = f(x, g)[m], f(x, gains)[m]
-                    assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), (
-                        path,
-                        name,
-                        g,
-                    )
-    finally:
-        act.select_simd_path(before)
+    for path in each_simd_path():
+        for g in (1.0, 0.5, 4.0, 2.0**-40):
+            gains = np.full(x.size, g)
+            gains[::1024] = 1.0 / 3.0
+            m = gains == g
+            for name in sorted(NATIVE_F32):
+                f = getattr(act, name)
+                a, b = f(x, g)[m], f(x, gains)[m]
+                assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), (
+                    path,
+                    name,
+                    g,
+                )
 
 
 def test_float32_unit_gains_match_the_general_kernels_bitwise() -> None:
@@ -1078,33 +1063,25 @@ def test_float32_unit_gains_match_the_general_kernels_bitwise() -> None:
     general[::1024] = 1.0 / 3.0
     m = general == 1.0
     ones = np.ones(x.size)
-    before = act.simd_path()
-    try:
-        for path in act.simd_paths():
-            try:
-                act.select_simd_path(path)
-            except ValueError:
-                continue  # compiled in, but this CPU cannot run it
-            for name in sorted(NATIVE_F32):
-                f = getattr(act, name)
-                ref = f(x, general)[m].view(np.uint32)
-                strided_out = np.empty(2 * x.size, np.float32)[::2]
-                for threads in (1, 2):
-                    got = (
-                        f(x, threads=threads),
-                        f(x, ones, threads=threads),
-                        f(np.repeat(x, 2)[::2], threads=threads),
-                        f(x, out=strided_out, threads=threads),
+    for path in each_simd_path():
+        for name in sorted(NATIVE_F32):
+            f = getattr(act, name)
+            ref = f(x, general)[m].view(np.uint32)
+            strided_out = np.empty(2 * x.size, np.float32)[::2]
+            for threads in (1, 2):
+                got = (
+                    f(x, threads=threads),
+                    f(x, ones, threads=threads),
+                    f(np.repeat(x, 2)[::2], threads=threads),
+                    f(x, out=strided_out, threads=threads),
+                )
+                for k, a in enumerate(got):
+                    assert np.array_equal(a[m].view(np.uint32), ref), (
+                        path,
+                        name,
+                        threads,
+                        k,
                     )
-                    for k, a in enumerate(got):
-                        assert np.array_equal(a[m].view(np.uint32), ref), (
-                            path,
-                            name,
-                            threads,
-                            k,
-                        )
-    finally:
-        act.select_simd_path(before)
 
 
 def test_openmp_threads_wait_by_a_short_spin_unless_the_user_chose() -> None:
@@ -1142,18 +1119,10 @@ def test_results_do_not_depend_on_threads_or_simd_path() -> None:
     for a, b in zip(ref, _all_calls(x, threads=2), strict=True):
         assert np.array_equal(a, b, equal_nan=True)
     paths = act.simd_paths()
-    before = act.simd_path()
-    try:
-        for path in paths:
-            try:
-                act.select_simd_path(path)
-            except ValueError:
-                continue  # compiled in, but this CPU cannot run it
-            small = x[:20_011]
-            for a, b in zip(_all_calls(small, threads=2), ref, strict=True):
-                assert np.array_equal(a, b[:20_011], equal_nan=True), path
-    finally:
-        act.select_simd_path(before)
+    for path in each_simd_path(paths):
+        small = x[:20_011]
+        for a, b in zip(_all_calls(small, threads=2), ref, strict=True):
+            assert np.array_equal(a, b[:20_011], equal_nan=True), path
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
