@@ -762,6 +762,8 @@ constexpr int64_t kBlock = 1024;  // elements per block: a multiple of every wid
 // single-precision kernels (8 lanes per AVX2 instruction, a few ulp of float32).
 // Limitation: the other activations compute float32 data in double precision
 // (4 lanes per AVX2 instruction): exact to the float32 rounding, at the float64 speed.
+// For the mean-field root that is ~17x the cost of NumPy's float32 tanh (its double
+// solver stops early for float32 output, but no single-precision solver exists).
 
 struct Operand {
     const char* data;
@@ -1119,6 +1121,9 @@ void apply_activation(Activation op, const std::vector<int64_t>& shape,
     // Runs of whole blocks handed out in turn: a thread that starts late (its core
     // busy with another process) leaves its share to the others instead of
     // holding up the call.
+    // Limitation: a thread descheduled in the middle of its run still holds up the
+    // end of the call, so with the other core busy two threads can be slower than
+    // one; there is no fallback to one thread as the lattice engines have.
     const int64_t chunk = per_thread / kBlock;
     std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(team)

@@ -224,6 +224,9 @@ struct TeamChoice {
 // kBatchSeconds, on the mode (team or one thread) found faster, with a short batch
 // of the other mode now and then: after `interval` batches (doubled each time the
 // choice holds, up to kMaxInterval), or at once when the chosen mode slows down.
+// Limitation: runs of a few tens of milliseconds under load spend a large share of
+// their batches re-timing (2 threads / 1 thread 0.975 in bench_engine --quick with
+// a core busy, 1.000 in its longer runs).
 template <class RunBatch>
 int64_t run_team_or_single(int64_t n_sweeps, int nt, RunBatch&& run_batch) {
     if (nt == 1) {
