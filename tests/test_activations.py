@@ -1016,20 +1016,26 @@ def test_float32_kernels_do_not_depend_on_threads_or_simd_path() -> None:
             assert np.array_equal(a, b[:n], equal_nan=True), path
 
 
-def test_float32_power_of_two_gains_match_the_general_kernels_bitwise() -> None:
-    """Blocks whose gains are all powers of two (g x exact in float32) skip the
-    low part of g x; they give the same bits as the general kernels, which run
-    wherever a block holds another gain (one 1/3 per 1024-element block here),
-    on every path, over float32 values of every magnitude and specials."""
-    rng = np.random.default_rng(8)
-    bits = rng.integers(0, 2**32, 60_000, dtype=np.uint64).astype(np.uint32)
-    x = np.concatenate(
+def float32_specimens(rng: np.random.Generator, n_bits: int) -> npt.NDArray:
+    """float32 values of every magnitude: n_bits uniformly random bit patterns
+    (NaN payloads included), 40 000 values of the body (30 N(0, 1)), and the
+    specials +-0, +-inf, NaN and the smallest subnormals."""
+    bits = rng.integers(0, 2**32, n_bits, dtype=np.uint64).astype(np.uint32)
+    return np.concatenate(
         [
             bits.view(np.float32),
             (rng.standard_normal(40_000) * 30).astype(np.float32),
             np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32),
         ]
     )
+
+
+def test_float32_power_of_two_gains_match_the_general_kernels_bitwise() -> None:
+    """Blocks whose gains are all powers of two (g x exact in float32) skip the
+    low part of g x; they give the same bits as the general kernels, which run
+    wherever a block holds another gain (one 1/3 per 1024-element block here),
+    on every path, over float32 values of every magnitude and specials."""
+    x = float32_specimens(np.random.default_rng(8), 60_000)
     for path in each_simd_path():
         for g in (1.0, 0.5, 4.0, 2.0**-40):
             gains = np.full(x.size, g)
@@ -1050,15 +1056,7 @@ def test_float32_unit_gains_match_the_general_kernels_bitwise() -> None:
     per block where a gain array holds only ones, and with strided input or
     output; each gives the same bits as the general kernels (a block holding a gain
     of 1/3 elsewhere), for 1 and 2 threads on every path, NaN payloads included."""
-    rng = np.random.default_rng(9)
-    bits = rng.integers(0, 2**32, 50_000, dtype=np.uint64).astype(np.uint32)
-    x = np.concatenate(
-        [
-            bits.view(np.float32),
-            (rng.standard_normal(40_000) * 30).astype(np.float32),
-            np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32),
-        ]
-    )
+    x = float32_specimens(np.random.default_rng(9), 50_000)
     general = np.ones(x.size)
     general[::1024] = 1.0 / 3.0
     m = general == 1.0

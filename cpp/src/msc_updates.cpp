@@ -266,44 +266,37 @@ struct Lanes<uint64_t> {
     AI static bool any(uint64_t v) { return v != 0; }
     AI static int64_t popcount(uint64_t v) { return __builtin_popcountll(v); }
 };
-template <>
-struct Lanes<u64x8> {
-    static constexpr int width = 8;
-    AI static u64x8 load(const uint64_t* p) {
-        u64x8 v;
+// Loads, stores and lane reductions of a vector of N words.
+template <class V, int N>
+struct VectorLanes {
+    static constexpr int width = N;
+    AI static V load(const uint64_t* p) {
+        V v;
         __builtin_memcpy(&v, p, sizeof v);
         return v;
     }
-    AI static void store(uint64_t* p, u64x8 v) { __builtin_memcpy(p, &v, sizeof v); }
-    AI static bool any(u64x8 v) {
-        return ((v[0] | v[1] | v[2] | v[3]) | (v[4] | v[5] | v[6] | v[7])) != 0;
+    AI static void store(uint64_t* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+    AI static bool any(V v) {
+        uint64_t o = 0;
+        for (int l = 0; l < N; ++l) o |= v[l];
+        return o != 0;
     }
-    AI static int64_t popcount(u64x8 v) {
+    AI static int64_t popcount(V v) {
         int64_t n = 0;
-        for (int l = 0; l < 8; ++l) n += __builtin_popcountll(v[l]);
+        for (int l = 0; l < N; ++l) n += __builtin_popcountll(v[l]);
         return n;
     }
 };
 template <>
-struct Lanes<u64x4> {
-    static constexpr int width = 4;
-    AI static u64x4 load(const uint64_t* p) {
-        u64x4 v;
-        __builtin_memcpy(&v, p, sizeof v);
-        return v;
-    }
-    AI static void store(uint64_t* p, u64x4 v) { __builtin_memcpy(p, &v, sizeof v); }
+struct Lanes<u64x8> : VectorLanes<u64x8, 8> {};
+template <>
+struct Lanes<u64x4> : VectorLanes<u64x4, 4> {
     // Words p[0], p[2], p[4], p[6] (and p[1], p[3], ...): plane pairs of 4 blocks.
     AI static u64x4 deinterleave_even(const uint64_t* p) {
         return __builtin_shuffle(load(p), load(p + 4), u64x4{0, 2, 4, 6});
     }
     AI static u64x4 deinterleave_odd(const uint64_t* p) {
         return __builtin_shuffle(load(p), load(p + 4), u64x4{1, 3, 5, 7});
-    }
-    AI static bool any(u64x4 v) { return (v[0] | v[1] | v[2] | v[3]) != 0; }
-    AI static int64_t popcount(u64x4 v) {
-        return __builtin_popcountll(v[0]) + __builtin_popcountll(v[1]) +
-               __builtin_popcountll(v[2]) + __builtin_popcountll(v[3]);
     }
 };
 
